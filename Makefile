@@ -1,0 +1,35 @@
+# Sigma9 developer tasks. Needs GNU make and Python >= 3.10 (3.11 recommended).
+# The venv is (re)built whenever pyproject.toml changes; `make clean` keeps it, rm -rf .venv resets.
+
+PY ?= python3
+VENV = .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup run sim test lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+# Until the terminal UI lands, `sigma9 --sim` serves the simulator in the foreground.
+run: setup
+	$(BIN)/sigma9 --sim
+
+sim: setup
+	$(BIN)/sigma9-sim
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

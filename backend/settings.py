@@ -1,0 +1,286 @@
+"""Sigma9 configuration: one frozen ``Settings`` object, built from layered sources.
+
+Why one object: every component reads the same validated, immutable snapshot, so a typo in a
+config file fails loudly at start-up instead of surfacing as odd behaviour mid-session, and no
+component can mutate configuration behind another's back.
+
+Sources, highest priority first (later ones only fill in what earlier ones leave unset):
+
+1. keyword overrides passed to :func:`load_settings` (the command line uses these);
+2. environment variables ``SIGMA9_<SECTION>__<KEY>`` (e.g. ``SIGMA9_BROKER__PORT=4001``);
+3. the user file: ``$SIGMA9_CONFIG`` if set (it must exist), else
+   ``~/.config/sigma9/config.toml`` if it exists;
+4. the shipped ``config/default.toml``, which documents every key.
+
+Nothing is read at import time: call :func:`load_settings`. Every failure (bad value, unknown
+key, malformed TOML, missing file) is raised as :class:`SettingsError` whose ``str`` is a single
+readable line, because it is shown to end users verbatim, not as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings import SettingsError as _PydanticSettingsError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
+
+ENV_PREFIX = "SIGMA9_"
+CONFIG_ENV_VAR = "SIGMA9_CONFIG"
+
+# The canonical defaults live in the source tree (editable install); a regular wheel install
+# ships a copy under <prefix>/share/sigma9 (see [tool.setuptools.data-files] in pyproject.toml).
+_DEFAULT_CONFIG_CANDIDATES = (
+    Path(__file__).resolve().parents[1] / "config" / "default.toml",
+    Path(sys.prefix) / "share" / "sigma9" / "default.toml",
+)
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Host = Annotated[str, Field(min_length=1)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class SettingsError(Exception):
+    """Configuration could not be loaded; ``str(err)`` is one line fit for end users."""
+
+
+class _Section(BaseModel):
+    """Base for config sections: immutable, strict about unknown keys, no NaN/inf sneaking in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class BrokerSettings(_Section):
+    """Connection to real TWS / IB Gateway."""
+
+    host: Host = "127.0.0.1"
+    port: Port = 4002
+    client_id: int = Field(default=1, ge=0, le=2**31 - 1)
+    account: str = ""
+    connect_timeout_s: PositiveFloat = 4.0
+    live_trading_enabled: bool = False
+    reconnect_initial_delay_s: PositiveFloat = 1.0
+    reconnect_max_delay_s: PositiveFloat = 30.0
+
+    @field_validator("reconnect_max_delay_s")
+    @classmethod
+    def _backoff_bounds(cls, value: float, info: ValidationInfo) -> float:
+        # A field validator (not a model one) so the error names broker.reconnect_max_delay_s.
+        initial = info.data.get("reconnect_initial_delay_s")
+        if initial is not None and value < initial:
+            raise ValueError(f"must be >= reconnect_initial_delay_s ({initial})")
+        return value
+
+
+class SimSettings(_Section):
+    """The built-in TWS API simulator (market model, commissions, simulated account)."""
+
+    host: Host = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)  # 0 = pick a free port when spawned
+    # NoDecode: the env var may be JSON or a plain comma list; _parse_symbols handles both.
+    symbols: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("AAPL", "MSFT", "TSLA"), min_length=1
+    )
+    seed: int = 7
+    tick_interval_s: PositiveFloat = 0.25
+    volatility: float = Field(default=0.0004, ge=0)
+    drift: float = 0.0
+    commission_per_share: float = Field(default=0.005, ge=0)
+    commission_min: float = Field(default=1.0, ge=0)
+    commission_max_pct: float = Field(default=1.0, gt=0, le=100)
+    starting_cash: PositiveFloat = 1_000_000.0
+    account: str = Field(default="DU1234567", min_length=1)
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _parse_symbols(cls, value: Any) -> Any:
+        """Accept ``AAPL,MSFT`` as well as ``["AAPL","MSFT"]`` from environment variables."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a valid JSON list ({exc.msg})") from None
+        return [part for part in (p.strip() for p in text.split(",")) if part]
+
+    @field_validator("symbols")
+    @classmethod
+    def _check_symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(s.strip() for s in value)
+        if any(not s for s in cleaned):
+            raise ValueError("symbols must not be empty strings")
+        dupes = sorted({s for s in cleaned if cleaned.count(s) > 1})
+        if dupes:
+            raise ValueError(f"duplicate symbols: {', '.join(dupes)}")
+        return cleaned
+
+
+class JournalSettings(_Section):
+    """Where orders and fills are recorded."""
+
+    path: Path = Path("~/.local/share/sigma9/journal.sqlite3")
+
+    @field_validator("path")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        # Expanded once here so every consumer gets a usable absolute-ish path.
+        return value.expanduser()
+
+
+class UiSettings(_Section):
+    """Presentation knobs for the desktop terminal."""
+
+    log_max_lines: int = Field(default=2000, ge=1)
+    tick_repaint_ms: int = Field(default=150, ge=1)
+
+
+class Settings(BaseSettings):
+    """The complete, validated, immutable Sigma9 configuration."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+    )
+
+    broker: BrokerSettings = BrokerSettings()
+    sim: SimSettings = SimSettings()
+    journal: JournalSettings = JournalSettings()
+    ui: UiSettings = UiSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Priority: overrides > env > user file > default file (no .env or secrets dirs)."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        user = user_config_path()
+        if user is not None:
+            sources.append(_toml_source(settings_cls, user))
+        sources.append(_toml_source(settings_cls, default_config_path()))
+        return tuple(sources)
+
+
+def default_config_path() -> Path:
+    """Locate the shipped ``default.toml`` (source tree first, then the installed data copy)."""
+    for candidate in _DEFAULT_CONFIG_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(str(c) for c in _DEFAULT_CONFIG_CANDIDATES)
+    raise SettingsError(f"default configuration not found (looked in {looked})")
+
+
+def user_config_path() -> Path | None:
+    """The user override file, or None. An explicit ``$SIGMA9_CONFIG`` must exist."""
+    explicit = os.environ.get(CONFIG_ENV_VAR, "").strip()
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"config file {path} (from ${CONFIG_ENV_VAR}) does not exist")
+        return path
+    candidate = Path.home() / ".config" / "sigma9" / "config.toml"
+    return candidate if candidate.is_file() else None
+
+
+def _toml_source(settings_cls: type[BaseSettings], path: Path) -> TomlConfigSettingsSource:
+    """Read one TOML file, turning syntax/IO errors into a SettingsError naming the file."""
+    try:
+        return TomlConfigSettingsSource(settings_cls, toml_file=path)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"invalid TOML in {path}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"cannot read config file {path}: {exc}") from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build :class:`Settings` from all sources; ``overrides`` win (nested dicts merge).
+
+    Example: ``load_settings(broker={"port": 4001})`` keeps every other broker key as loaded.
+    Raises :class:`SettingsError` (one line) on any problem.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe_validation_error(exc)) from None
+    except _PydanticSettingsError as exc:
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise SettingsError(_one_line(f"invalid setting: {exc}{cause}")) from None
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    """Render pydantic errors as ``invalid setting a.b: problem (got X)``, joined by '; '."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        key = _dotted(err["loc"])
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(err["loc"][:-1])
+            hint = f" (known keys: {', '.join(allowed)})" if allowed else ""
+            parts.append(f"unknown setting {key}{hint}")
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        shown = "input" in err and not isinstance(err["input"], dict)  # dict = whole section
+        got = f" (got {_show(err['input'])})" if shown else ""
+        parts.append(f"invalid setting {key or '<root>'}: {msg}{got}")
+    return _one_line("; ".join(parts))
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """Field names valid at ``loc`` (a path of section names), for 'did you mean' hints."""
+    model: Any = Settings
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        model = field.annotation if field is not None else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+    return list(model.model_fields)
+
+
+def _show(value: Any) -> str:
+    """Show a bad input the way the user typed it: bare for simple strings, repr otherwise."""
+    text = value if isinstance(value, str) and value and value == value.strip() else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
