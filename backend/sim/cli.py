@@ -1,0 +1,119 @@
+"""``sigma9-sim``: run the simulator as a local TWS on a TCP port.
+
+A scenario file (TOML) may script prices, e.g.::
+
+    [[script]]
+    symbol = "AAPL"
+    then = "walk"
+    points = [[0, 190.00], [30, 190.00], [31, 186.00]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import tomllib
+
+from backend.sim.config import SimConfig
+from backend.sim.server import SimServer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sigma9-sim", description="A local TWS for Sigma9 and "
+                                "any TWS API client, over a simulated market and broker.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    p.add_argument("--port", type=int, default=4002, help="TCP port (0 picks a free one)")
+    p.add_argument("--symbols", default="AAPL,MSFT,TSLA", help="comma-separated symbols")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--tick-interval", type=float, default=0.25, help="seconds between ticks")
+    p.add_argument("--volatility", type=float, default=0.0004, help="per-tick log-return sd")
+    p.add_argument("--drift", type=float, default=0.0, help="per-tick mean log return")
+    p.add_argument("--account", default="DU1234567")
+    p.add_argument("--cash", default="1000000", help="starting cash, USD")
+    p.add_argument("--commission-per-share", default="0.005")
+    p.add_argument("--commission-min", default="1.00")
+    p.add_argument("--scenario", type=Path, help="TOML file with [[script]] price paths")
+    p.add_argument("--log-level", default="INFO")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> SimConfig:
+    symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
+    if not symbols:
+        raise ValueError("--symbols: give at least one symbol")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port: {args.port} is not a TCP port")
+    if args.tick_interval <= 0:
+        raise ValueError("--tick-interval must be positive")
+    if args.volatility < 0:
+        raise ValueError("--volatility must not be negative")
+    try:
+        cash = Decimal(args.cash)
+        per_share = Decimal(args.commission_per_share)
+        minimum = Decimal(args.commission_min)
+    except InvalidOperation:
+        raise ValueError("--cash and commissions must be numbers") from None
+    if not args.account.strip():
+        raise ValueError("--account must not be empty")
+    return SimConfig(host=args.host, port=args.port, symbols=symbols, seed=args.seed,
+                     tick_interval_s=args.tick_interval, volatility=args.volatility,
+                     drift=args.drift, account=args.account.strip(), starting_cash=cash,
+                     commission_per_share=per_share, commission_min=minimum)
+
+
+def load_scenario(path: Path) -> list[dict]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ValueError(f"--scenario: cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"--scenario: {path} is not valid TOML: {exc}") from None
+    scripts = data.get("script", [])
+    for i, item in enumerate(scripts):
+        if not item.get("symbol") or not item.get("points"):
+            raise ValueError(f"--scenario: script #{i + 1} needs 'symbol' and 'points'")
+    return scripts
+
+
+async def serve(config: SimConfig, scripts: list[dict]) -> None:
+    server = SimServer(config)
+    await server.start()
+    for item in scripts:
+        server.market.list_symbol(item["symbol"])
+        server.market.script(item["symbol"], [tuple(p) for p in item["points"]],
+                             item.get("then", "hold"))
+    print(f"sigma9-sim: serving {','.join(server.market.symbols)} on "
+          f"{config.host}:{server.port} (account {config.account}); Ctrl+C stops", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    try:
+        config = config_from_args(args)
+        scripts = load_scenario(args.scenario) if args.scenario else []
+    except ValueError as exc:
+        print(f"sigma9-sim: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(config, scripts))
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:
+        print(f"sigma9-sim: cannot listen on {config.host}:{config.port}: {exc.strerror}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Configuration of one simulator instance (a plain frozen dataclass: no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    host: str = "127.0.0.1"
+    port: int = 4002
+    symbols: tuple[str, ...] = ("AAPL", "MSFT", "TSLA")
+    seed: int = 7
+    tick_interval_s: float = 0.25
+    volatility: float = 0.0004
+    """Standard deviation of the per-tick log return."""
+    drift: float = 0.0
+    """Mean per-tick log return."""
+    half_spread_ticks: int = 1
+    account: str = "DU1234567"
+    starting_cash: Decimal = Decimal("1000000")
+    commission_per_share: Decimal = Decimal("0.005")
+    commission_min: Decimal = Decimal("1.00")
+    commission_max_pct: Decimal = Decimal("1.0")
+    """Cap as a percentage of trade value, as IB's fixed-rate schedule does."""
+    server_version_max: int = 178
+    master_client_id: int | None = None
+    """A client id that sees every client's executions, as TWS's "Master API client ID"."""
+    history_days: int = 2
+    start_prices: dict[str, Decimal] = field(default_factory=dict)

@@ -1,0 +1,136 @@
+"""Control of a running simulator, for tests, the CLI and the terminal's --sim mode.
+
+``SimThread`` runs a ``SimServer`` on its own event loop in a daemon thread,
+so a test can drive it with ib_insync's blocking API from the main thread.
+Every control call is marshalled onto the simulator's loop and waits for it,
+so the test never races the matching engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from backend.sim.config import SimConfig
+from backend.sim.models import OrderSpec
+from backend.sim.server import SimServer
+
+T = TypeVar("T")
+
+
+class SimThread:
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig(port=0)
+        self.server: SimServer | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="sigma9-sim",
+                                        daemon=True)
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> SimThread:
+        self._thread.start()
+
+        async def boot() -> SimServer:
+            server = SimServer(self.config)
+            await server.start()
+            return server
+
+        self.server = asyncio.run_coroutine_threadsafe(boot(), self._loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+    def __enter__(self) -> SimThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.port
+
+    def call(self, fn: Callable[[SimServer], T]) -> T:
+        """Run ``fn(server)`` on the simulator's loop and return its result."""
+        assert self.server is not None
+        server = self.server
+
+        async def run() -> T:
+            return fn(server)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
+
+    # -- scripting the market --------------------------------------------------
+    def set_price(self, symbol: str, price: float | str) -> None:
+        self.call(lambda s: s.market.set_price(symbol, price))
+
+    def script(self, symbol: str, points: list[tuple[float, float | str]],
+               then: str = "hold") -> None:
+        self.call(lambda s: s.market.script(symbol, points, then))
+
+    def quote(self, symbol: str) -> dict[str, Decimal]:
+        def read(s: SimServer) -> dict[str, Decimal]:
+            q = s.market.quote(symbol)
+            return {"bid": q.bid, "ask": q.ask, "last": q.last}
+        return self.call(read)
+
+    def advance_time(self, seconds: float) -> None:
+        """Move the simulator's clock forward and re-evaluate time-driven orders at once."""
+        def advance(s: SimServer) -> None:
+            s.clock.advance(seconds)
+            s.broker.on_clock()
+        self.call(advance)
+
+    # -- faults ----------------------------------------------------------------
+    def drop_connections(self) -> None:
+        self.call(lambda s: s.drop_all())
+
+    def freeze(self, seconds: float) -> None:
+        self.call(lambda s: s.freeze(seconds))
+
+    def reject_next_order(self, code: int = 201, text: str = "",
+                          match: Callable[[OrderSpec], bool] | None = None) -> None:
+        message = text or ("Order rejected - reason:Rejected by sigma9-sim control"
+                           if code == 201 else f"Rejected by sigma9-sim control (code {code})")
+        self.call(lambda s: s.broker.reject_next(code, message, match))
+
+    def set_partial_fills(self, max_qty_per_fill: int | None) -> None:
+        value = Decimal(max_qty_per_fill) if max_qty_per_fill else None
+        self.call(lambda s: setattr(s.broker, "partial_fill_qty", value))
+
+    def end_session(self) -> None:
+        self.call(lambda s: s.broker.end_session())
+
+    # -- broker state ----------------------------------------------------------
+    def orders(self, client_id: int | None = None) -> list[dict[str, Any]]:
+        return self.call(lambda s: [o.snapshot() for o in sorted(
+            s.broker.orders.values(), key=lambda o: o.seq)
+            if client_id is None or o.client_id == client_id])
+
+    def order(self, order_id: int, client_id: int = 1) -> dict[str, Any]:
+        return self.call(lambda s: s.broker.orders[(client_id, order_id)].snapshot())
+
+    def executions(self) -> list[dict[str, Any]]:
+        return self.call(lambda s: [e.snapshot() for e in s.broker.executions])
+
+    def positions(self) -> dict[str, dict[str, Decimal]]:
+        return self.call(lambda s: {
+            p.instrument.symbol: {"qty": p.qty, "avg_cost": p.avg_cost, "realized": p.realized}
+            for p in s.broker.account.positions.values()})
+
+    def account_values(self) -> dict[str, Decimal]:
+        return self.call(lambda s: s.broker.account.values(s.broker.marks()))
+
+    def connected_clients(self) -> list[int]:
+        return self.call(lambda s: [x.client_id for x in s.sessions
+                                    if x.ready and not x.closed and x.client_id is not None])

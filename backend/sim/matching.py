@@ -1,0 +1,93 @@
+"""How each order type executes against a quote: pure functions, no state.
+
+Stops trigger on the last trade price (IB's default trigger for US stocks
+in the simulator; see docs/simulator.md) and then execute as market orders,
+so a market that gaps through a stop fills at the market, not at the stop.
+Market buys take the ask, market sells hit the bid; limits fill at the
+touch when it is at or better than the limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+
+@dataclass(frozen=True)
+class Touch:
+    bid: Decimal
+    ask: Decimal
+    last: Decimal
+
+
+def round_to_tick(price: Decimal, tick: Decimal, rounding: str) -> Decimal:
+    return (price / tick).to_integral_value(rounding=rounding) * tick
+
+
+def trail_offset(last: Decimal, amount: Decimal | None, percent: Decimal | None) -> Decimal:
+    if amount is not None:
+        return amount
+    assert percent is not None
+    return last * percent / 100
+
+
+def initial_trail_stop(action: str, touch: Touch, amount: Decimal | None,
+                       percent: Decimal | None, trail_stop_price: Decimal | None,
+                       tick: Decimal) -> Decimal:
+    """The stop at activation: ``trailStopPrice`` if given, tightened to the market's trail."""
+    stop = trail_stop_price
+    return next_trail_stop(action, stop, touch, amount, percent, tick)
+
+
+def next_trail_stop(action: str, stop: Decimal | None, touch: Touch, amount: Decimal | None,
+                    percent: Decimal | None, tick: Decimal) -> Decimal:
+    """A sell trail only ever rises, a buy trail only ever falls."""
+    offset = trail_offset(touch.last, amount, percent)
+    if action == "BUY":
+        candidate = round_to_tick(touch.last + offset, tick, ROUND_CEILING)
+        return candidate if stop is None else min(stop, candidate)
+    candidate = round_to_tick(touch.last - offset, tick, ROUND_FLOOR)
+    return candidate if stop is None else max(stop, candidate)
+
+
+def stop_triggered(action: str, stop: Decimal, touch: Touch) -> bool:
+    return touch.last <= stop if action != "BUY" else touch.last >= stop
+
+
+def market_price(action: str, touch: Touch) -> Decimal:
+    return touch.ask if action == "BUY" else touch.bid
+
+
+def limit_price_if_marketable(action: str, limit: Decimal, touch: Touch) -> Decimal | None:
+    if action == "BUY":
+        return touch.ask if touch.ask <= limit else None
+    return touch.bid if touch.bid >= limit else None
+
+
+def execution_price(order_type: str, action: str, touch: Touch, limit: Decimal | None,
+                    triggered: bool) -> Decimal | None:
+    """Price this order would execute at now, or None. Stop types need ``triggered``."""
+    if order_type == "MKT":
+        return market_price(action, touch)
+    if order_type == "LMT":
+        assert limit is not None
+        return limit_price_if_marketable(action, limit, touch)
+    if not triggered:
+        return None
+    if order_type in ("STP", "TRAIL"):
+        return market_price(action, touch)
+    if order_type == "STP LMT":
+        assert limit is not None
+        return limit_price_if_marketable(action, limit, touch)
+    return None
+
+
+def commission(qty: Decimal, price: Decimal, per_share: Decimal, minimum: Decimal,
+               max_pct: Decimal) -> Decimal:
+    """IB fixed rate: per share, at least ``minimum``, at most ``max_pct`` of trade value."""
+    raw = qty * per_share
+    cap = qty * price * max_pct / 100
+    value = max(raw, minimum)
+    if cap > 0:
+        value = min(value, cap)
+    return value.quantize(Decimal("0.0001"))

@@ -1,0 +1,243 @@
+"""The TCP server: accepts TWS API clients and routes broker reports to them.
+
+``SimServer`` runs on an asyncio loop (in-process or in a thread, see
+``control.SimThread``). It owns the clock, the market and the broker, so
+orders and positions outlive any connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from decimal import Decimal
+
+from backend.sim import messages
+from backend.sim.account import Position, money
+from backend.sim.broker import Broker
+from backend.sim.clock import SimClock
+from backend.sim.config import SimConfig
+from backend.sim.market import Market
+from backend.sim.models import OrderSpec
+from backend.sim.orders import ExecutionRecord, WorkingOrder
+from backend.sim.session import Session
+
+log = logging.getLogger("sigma9.sim")
+ACCOUNT_PUSH_SECONDS = 3.0
+
+
+class SimServer:
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig()
+        self.clock = SimClock()
+        self.market = Market(self.config, self.clock)
+        self.broker = Broker(self.config, self.market, self.clock, self)
+        self.market.listeners.append(self._on_market)
+        self.sessions: list[Session] = []
+        self.frozen_until = 0.0
+        self._unfrozen = asyncio.Event()
+        self._server: asyncio.AbstractServer | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.port = self.config.port
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._unfrozen = asyncio.Event()
+        self._unfrozen.set()
+        self._server = await asyncio.start_server(self._accept, self.config.host, self.config.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._tasks.append(asyncio.create_task(self._tick_loop(), name="sim-ticks"))
+        log.info("sigma9-sim serving %s on %s:%s", ",".join(self.market.symbols),
+                 self.config.host, self.port)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self.drop_all()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = Session(self, reader, writer)
+        self.sessions.append(session)
+        await session.run()
+
+    def forget(self, session: Session) -> None:
+        if session in self.sessions:
+            self.sessions.remove(session)
+
+    def loop_call_soon(self, fn) -> None:
+        asyncio.get_running_loop().call_soon(fn)
+
+    def client_in_use(self, client_id: int) -> bool:
+        return any(s.ready and not s.closed and s.client_id == client_id for s in self.sessions)
+
+    async def _tick_loop(self) -> None:
+        last_push = self.clock.now()
+        while True:
+            await asyncio.sleep(self.config.tick_interval_s)
+            try:
+                if self.frozen and self.clock.now() >= self.frozen_until:
+                    self.unfreeze()
+                self.market.step()
+                self.broker.on_clock()
+                if self.clock.now() - last_push >= ACCOUNT_PUSH_SECONDS:
+                    last_push = self.clock.now()
+                    self._push_account()
+            except Exception:
+                log.exception("simulator tick failed; continuing")
+
+    # -- control -------------------------------------------------------------
+    @property
+    def frozen(self) -> bool:
+        return self.frozen_until > 0
+
+    def freeze(self, seconds: float) -> None:
+        """Stop answering: requests wait, replies and ticks are held back."""
+        self.frozen_until = self.clock.now() + seconds
+        self._unfrozen.clear()
+
+    def unfreeze(self) -> None:
+        self.frozen_until = 0.0
+        self._unfrozen.set()
+        for session in list(self.sessions):
+            session.flush_held()
+
+    async def wait_unfrozen(self) -> None:
+        while self.frozen:
+            if self.clock.now() >= self.frozen_until:
+                self.unfreeze()
+                return
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._unfrozen.wait(), 0.05)
+
+    def drop_all(self) -> None:
+        for session in list(self.sessions):
+            session.close()
+
+    def _sessions_of(self, client_id: int) -> list[Session]:
+        return [s for s in self.sessions if s.ready and s.client_id == client_id]
+
+    # -- BrokerListener ------------------------------------------------------
+    def order_update(self, order: WorkingOrder, open_order: bool) -> None:
+        for s in self._sessions_of(order.client_id):
+            if open_order:
+                s.send(messages.open_order(order, s.version))
+            s.send(messages.order_status(order))
+
+    def execution(self, record: ExecutionRecord) -> None:
+        for s in self._sessions_of(record.client_id):
+            s.send(messages.exec_details(-1, record, s.version))
+
+    def commission(self, record: ExecutionRecord) -> None:
+        for s in self._sessions_of(record.client_id):
+            s.send(messages.commission_report(record))
+
+    def order_error(self, client_id: int, order_id: int, code: int, text: str) -> None:
+        log.info("order %s/%s: error %s %s", client_id, order_id, code, text)
+        for s in self._sessions_of(client_id):
+            s.error(order_id, code, text)
+
+    def position_update(self, position: Position) -> None:
+        acct = self.config.account
+        for s in self.sessions:
+            if s.ready and s.positions_sub:
+                s.send(messages.position(acct, position.instrument, position.qty,
+                                         position.avg_cost))
+        self._push_account(positions=[position])
+
+    # -- account pushes ------------------------------------------------------
+    def _account_values(self) -> dict[str, Decimal]:
+        return self.broker.account.values(self.broker.marks())
+
+    def account_value_rows(self) -> list[tuple[str, str, str]]:
+        values = self._account_values()
+        rows = [(k, money(v), "USD") for k, v in values.items()]
+        cushion = self.broker.account.cushion_percent(self.broker.marks()) / 100
+        rows += [("Cushion", f"{cushion:.6f}", ""), ("AccountType", "INDIVIDUAL", ""),
+                 ("AccountCode", self.config.account, ""), ("Currency", "USD", "USD")]
+        return rows
+
+    def send_account_snapshot(self, s: Session, positions: list[Position] | None = None) -> None:
+        acct = self.config.account
+        for key, value, currency in self.account_value_rows():
+            s.send([6, 2, key, value, currency, acct])
+        marks = self.broker.marks()
+        for pos in positions if positions is not None else self.broker.account.positions.values():
+            mark = marks.get(pos.instrument.con_id, pos.avg_cost)
+            s.send(messages.portfolio(acct, pos.instrument, pos.qty, mark, pos.avg_cost,
+                                      pos.realized))
+        stamp = self.clock.utcnow().strftime("%H:%M")
+        s.send([8, 1, stamp])
+
+    def send_account_multi(self, s: Session, req_id: int) -> None:
+        for key, value, currency in self.account_value_rows():
+            s.send([73, 1, req_id, self.config.account, "", key, value, currency])
+
+    def send_account_summary(self, s: Session, req_id: int, tags: list[str]) -> None:
+        rows = self.account_value_rows()
+        everything = any(t.upper().startswith("$LEDGER") for t in tags)
+        for key, value, currency in rows:
+            if everything or key in tags:
+                s.send([63, 1, req_id, self.config.account, key, value, currency])
+
+    def send_pnl(self, s: Session, req_id: int) -> None:
+        values = self._account_values()
+        realized, unrealized = values["RealizedPnL"], values["UnrealizedPnL"]
+        s.send([94, req_id, money(realized + unrealized), money(unrealized), money(realized)])
+
+    def _push_account(self, positions: list[Position] | None = None) -> None:
+        for s in self.sessions:
+            if not s.ready:
+                continue
+            if s.account_updates:
+                self.send_account_snapshot(s, positions)
+            for req_id in s.multi_subs:
+                self.send_account_multi(s, req_id)
+            for req_id in s.pnl_subs:
+                self.send_pnl(s, req_id)
+
+    def _on_market(self, symbol: str) -> None:
+        for s in self.sessions:
+            if s.ready:
+                s.on_market(symbol)
+
+    # -- what-if -------------------------------------------------------------
+    def what_if(self, s: Session, spec: OrderSpec) -> None:
+        inst = self.market.find(spec.contract.symbol, spec.contract.con_id)
+        if inst is None:
+            s.error(spec.order_id, 200, "No security definition has been found for the request")
+            return
+        before = self._account_values()
+        price = spec.lmt_price or self.market.quote(inst.symbol).ask
+        change = spec.total_qty * price
+        fee = spec.total_qty * self.config.commission_per_share
+        fee = max(fee, self.config.commission_min)
+        state = {
+            "initMarginBefore": money(before["InitMarginReq"]),
+            "maintMarginBefore": money(before["MaintMarginReq"]),
+            "equityWithLoanBefore": money(before["EquityWithLoanValue"]),
+            "initMarginChange": money(change / 2), "maintMarginChange": money(change / 4),
+            "equityWithLoanChange": money(-fee),
+            "initMarginAfter": money(before["InitMarginReq"] + change / 2),
+            "maintMarginAfter": money(before["MaintMarginReq"] + change / 4),
+            "equityWithLoanAfter": money(before["EquityWithLoanValue"] - fee),
+            "commission": money(fee), "minCommission": money(fee), "maxCommission": money(fee),
+            "commissionCurrency": "USD",
+        }
+        order = WorkingOrder(spec, s.client_id or 0, 0, inst, 0, self.clock.now())
+        s.send(messages.open_order(order, s.version, what_if=state))

@@ -1,0 +1,384 @@
+"""One client connection: handshake, request dispatch and its subscriptions.
+
+A request that cannot be parsed is answered with error 320 and logged; the
+session keeps serving. Only a broken byte stream (no API prefix, absurd
+length) ends the connection, since framing cannot be recovered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import TYPE_CHECKING
+
+from backend.sim import marketdata as md
+from backend.sim import messages
+from backend.sim.history import HistoryRequestError
+from backend.sim.requests import Cursor, parse_place_order
+from backend.sim.timefmt import TimeFormatError, parse_ib_time
+from backend.sim.wire import FrameReader, FramingError, ProtocolError, frame
+
+if TYPE_CHECKING:
+    from backend.sim.server import SimServer
+
+log = logging.getLogger("sigma9.sim")
+MIN_VERSION = 100
+_HELLO = re.compile(r"^v(\d+)(?:\.\.(\d+))?(?:\s.*)?$")
+
+
+class Session:
+    def __init__(self, server: SimServer, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.frames = FrameReader()
+        self.version = 0
+        self.client_id: int | None = None
+        self.ready = False
+        self.closed = False
+        self.mkt_subs: dict[int, md.MarketDataSub] = {}
+        self.bar_subs: dict[int, md.BarsSub] = {}
+        self.account_updates = False
+        self.positions_sub = False
+        self.multi_subs: set[int] = set()
+        self.pnl_subs: set[int] = set()
+        self._held: list[bytes] = []
+        peer = writer.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self.handlers = {
+            1: self.req_mkt_data, 2: self.cancel_mkt_data, 3: self.place_order,
+            4: self.cancel_order, 5: self.req_open_orders, 6: self.req_account_updates,
+            7: self.req_executions, 8: self.req_ids, 9: self.req_contract_details,
+            14: self.ignore, 15: self.req_auto_open_orders, 16: self.req_all_open_orders,
+            17: self.req_managed_accounts, 20: self.req_historical_data,
+            25: self.cancel_historical_data, 49: self.req_current_time,
+            58: self.req_global_cancel, 59: self.req_market_data_type, 61: self.req_positions,
+            62: self.req_account_summary, 63: self.ignore, 64: self.cancel_positions,
+            71: self.ignore, 76: self.req_account_updates_multi, 77: self.cancel_multi,
+            92: self.req_pnl, 93: self.cancel_pnl, 99: self.req_completed_orders,
+        }
+
+    # -- transport -----------------------------------------------------------
+    def send(self, fields: list[object]) -> None:
+        if self.closed:
+            return
+        data = frame(fields)
+        if self.server.frozen:
+            self._held.append(data)
+        else:
+            self.writer.write(data)
+
+    def flush_held(self) -> None:
+        held, self._held = self._held, []
+        for data in held:
+            if not self.closed:
+                self.writer.write(data)
+
+    def error(self, req_id: int, code: int, text: str) -> None:
+        self.send(messages.error(req_id, code, text))
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.writer.close()
+
+    async def run(self) -> None:
+        try:
+            while not self.closed:
+                data = await self.reader.read(65536)
+                if not data:
+                    break
+                try:
+                    batch = self.frames.feed(data)
+                except FramingError as exc:
+                    log.warning("closing %s: %s", self.peer, exc)
+                    self.error(-1, 320, f"Error reading request: {exc}")
+                    break
+                for fields in batch:
+                    await self.server.wait_unfrozen()
+                    if self.closed:
+                        break
+                    self.handle(fields)
+                await self.writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.close()
+            self.server.forget(self)
+
+    def handle(self, fields: list[str]) -> None:
+        try:
+            if not self.version:
+                self.handshake(fields)
+            elif not self.ready:
+                self.start_api(fields)
+            else:
+                msg_id = int(fields[0]) if fields and fields[0].strip().isdigit() else None
+                handler = self.handlers.get(msg_id) if msg_id is not None else None
+                if handler is None:
+                    raise ProtocolError(f"unknown or unsupported message id {fields[:1]}")
+                handler(fields)
+        except ProtocolError as exc:
+            log.warning("client %s sent a request that cannot be parsed: %s", self.peer, exc)
+            self.error(self._req_id_of(fields), 320, f"Error reading request: {exc}")
+        except Exception as exc:  # a bug here must not take the server down
+            log.exception("error handling %s from %s", fields[:3], self.peer)
+            self.error(-1, 320, f"Error reading request: internal simulator error {exc!r}")
+
+    @staticmethod
+    def _req_id_of(fields: list[str]) -> int:
+        positions = {"3": 1, "4": 2, "1": 2, "9": 2, "20": 1, "7": 2}
+        index = positions.get(fields[0] if fields else "")
+        if index is not None and len(fields) > index and fields[index].lstrip("-").isdigit():
+            return int(fields[index])
+        return -1
+
+    # -- connection set-up ---------------------------------------------------
+    def handshake(self, fields: list[str]) -> None:
+        match = _HELLO.match(fields[0].strip()) if len(fields) == 1 else None
+        if not match:
+            raise FramingError("expected 'v<min>..<max>' version negotiation")
+        low = int(match.group(1))
+        high = int(match.group(2) or low)
+        top = self.server.config.server_version_max
+        if low > top or high < MIN_VERSION:
+            log.warning("client %s wants versions %s..%s; this server speaks %s..%s",
+                        self.peer, low, high, MIN_VERSION, top)
+            self.close()
+            return
+        self.version = min(high, top)
+        conn_time = time.strftime("%Y%m%d %H:%M:%S", time.gmtime(self.server.clock.now()))
+        self.send([self.version, conn_time + " UTC"])
+
+    def start_api(self, fields: list[str]) -> None:
+        if not fields or fields[0] != "71":
+            log.info("client %s sent %s before startApi; ignored", self.peer, fields[:1])
+            return
+        client_id = Cursor(fields, 2, "startApi").int("clientId", None)
+        if client_id is None:
+            raise ProtocolError("startApi: missing clientId")
+        if self.server.client_in_use(client_id):
+            self.error(-1, 326, "Unable to connect as the client id is already in use. "
+                                "Retry with a unique client id.")
+            self.server.loop_call_soon(self.close)
+            return
+        self.client_id = client_id
+        self.ready = True
+        account = self.server.config.account
+        self.send([15, 1, account])
+        self.send([9, 1, self.server.broker.next_order_id(client_id)])
+        for code, text in ((2104, "Market data farm connection is OK:usfarm"),
+                           (2106, "HMDS data farm connection is OK:ushmds"),
+                           (2158, "Sec-def data farm connection is OK:secdefil")):
+            self.error(-1, code, text)
+        log.info("client %s connected as clientId %s (server version %s)",
+                 self.peer, client_id, self.version)
+
+    def ignore(self, fields: list[str]) -> None:
+        pass
+
+    # -- orders ----------------------------------------------------------------
+    def place_order(self, fields: list[str]) -> None:
+        spec = parse_place_order(fields, self.version)
+        if spec.what_if:
+            self.server.what_if(self, spec)
+            return
+        self.server.broker.place(self.client_id or 0, spec)
+
+    def cancel_order(self, fields: list[str]) -> None:
+        order_id = Cursor(fields, 2, "cancelOrder").int("orderId", None)
+        if order_id is None:
+            raise ProtocolError("cancelOrder: missing orderId")
+        self.server.broker.cancel(self.client_id or 0, order_id)
+
+    def req_global_cancel(self, fields: list[str]) -> None:
+        self.server.broker.global_cancel()
+
+    def _send_orders(self, orders) -> None:
+        for order in orders:
+            self.send(messages.open_order(order, self.version))
+            self.send(messages.order_status(order))
+        self.send([53, 1])
+
+    def req_open_orders(self, fields: list[str]) -> None:
+        self._send_orders(self.server.broker.live_orders(self.client_id))
+
+    def req_all_open_orders(self, fields: list[str]) -> None:
+        self._send_orders(self.server.broker.live_orders())
+
+    def req_auto_open_orders(self, fields: list[str]) -> None:
+        if self.client_id != 0:
+            self.error(-1, 321, "Error validating request.-'bp' : cause - "
+                                "reqAutoOpenOrders can only be called from client id 0")
+
+    def req_completed_orders(self, fields: list[str]) -> None:
+        for order in self.server.broker.completed_orders():
+            self.send(messages.completed_order(order, self.version))
+        self.send([102])
+
+    def req_ids(self, fields: list[str]) -> None:
+        self.send([9, 1, self.server.broker.next_order_id(self.client_id or 0)])
+
+    def req_executions(self, fields: list[str]) -> None:
+        cur = Cursor(fields, 2, "reqExecutions")
+        req_id = cur.int("reqId", None)
+        if req_id is None:
+            raise ProtocolError("reqExecutions: missing reqId")
+        client_filter = cur.int("clientId") or 0
+        account, since, symbol, sec_type, exchange, side = (
+            cur.optional().strip() for _ in range(6))
+        after = 0.0
+        if since:
+            try:
+                after = parse_ib_time(since)[0].timestamp()
+            except TimeFormatError as exc:
+                raise ProtocolError(f"reqExecutions: time filter {exc}") from None
+        master = self.server.config.master_client_id
+        for e in self.server.broker.executions:
+            visible = e.client_id == self.client_id or self.client_id == master
+            if not visible or (client_filter and e.client_id != client_filter):
+                continue
+            if (account and account != e.account) or e.time < after:
+                continue
+            if symbol and symbol.upper() != e.instrument.symbol:
+                continue
+            if sec_type and sec_type.upper() != e.instrument.sec_type:
+                continue
+            if exchange and exchange.upper() not in (e.instrument.primary_exchange, "SMART"):
+                continue
+            if side and {"BUY": "BOT", "SELL": "SLD"}.get(side.upper(), side.upper()) != e.side:
+                continue
+            self.send(messages.exec_details(req_id, e, self.version))
+            self.send(messages.commission_report(e))
+        self.send([55, 1, req_id])
+
+    # -- account -------------------------------------------------------------
+    def req_managed_accounts(self, fields: list[str]) -> None:
+        self.send([15, 1, self.server.config.account])
+
+    def req_account_updates(self, fields: list[str]) -> None:
+        cur = Cursor(fields, 2, "reqAccountUpdates")
+        subscribe = cur.bool("subscribe")
+        code = cur.optional().strip()
+        if code and code != self.server.config.account:
+            self.error(-1, 321, f"Error validating request.-'bA' : cause - account {code} "
+                                "is not managed by this login")
+            return
+        self.account_updates = subscribe
+        if subscribe:
+            self.server.send_account_snapshot(self)
+            self.send([54, 1, self.server.config.account])
+
+    def req_account_updates_multi(self, fields: list[str]) -> None:
+        req_id = Cursor(fields, 2, "reqAccountUpdatesMulti").int("reqId", None)
+        if req_id is None:
+            raise ProtocolError("reqAccountUpdatesMulti: missing reqId")
+        self.multi_subs.add(req_id)
+        self.server.send_account_multi(self, req_id)
+        self.send([74, 1, req_id])
+
+    def cancel_multi(self, fields: list[str]) -> None:
+        self.multi_subs.discard(Cursor(fields, 2, "cancelAccountUpdatesMulti").int("reqId") or 0)
+
+    def req_account_summary(self, fields: list[str]) -> None:
+        cur = Cursor(fields, 2, "reqAccountSummary")
+        req_id = cur.int("reqId", None)
+        if req_id is None:
+            raise ProtocolError("reqAccountSummary: missing reqId")
+        cur.next("group")
+        tags = [t.strip() for t in cur.next("tags").split(",") if t.strip()]
+        self.server.send_account_summary(self, req_id, tags)
+        self.send([64, 1, req_id])
+
+    def req_positions(self, fields: list[str]) -> None:
+        self.positions_sub = True
+        for pos in self.server.broker.account.positions.values():
+            self.send(messages.position(self.server.config.account, pos.instrument, pos.qty,
+                                        pos.avg_cost))
+        self.send([62, 1])
+
+    def cancel_positions(self, fields: list[str]) -> None:
+        self.positions_sub = False
+
+    def req_pnl(self, fields: list[str]) -> None:
+        req_id = Cursor(fields, 1, "reqPnL").int("reqId", None)
+        if req_id is None:
+            raise ProtocolError("reqPnL: missing reqId")
+        self.pnl_subs.add(req_id)
+        self.server.send_pnl(self, req_id)
+
+    def cancel_pnl(self, fields: list[str]) -> None:
+        self.pnl_subs.discard(Cursor(fields, 1, "cancelPnL").int("reqId") or 0)
+
+    # -- market data -------------------------------------------------------------
+    def req_current_time(self, fields: list[str]) -> None:
+        self.send([49, 1, int(self.server.clock.now())])
+
+    def req_market_data_type(self, fields: list[str]) -> None:
+        Cursor(fields, 2, "reqMarketDataType").int("marketDataType")
+
+    def req_contract_details(self, fields: list[str]) -> None:
+        cur = Cursor(fields, 2, "reqContractDetails")
+        req_id = cur.int("reqId", None)
+        if req_id is None:
+            raise ProtocolError("reqContractDetails: missing reqId")
+        contract = cur.contract()
+        inst = md.resolve(self.server.market, contract)
+        if inst is None:
+            self.error(req_id, 200, "No security definition has been found for the request")
+            return
+        for msg in md.contract_details_reply(req_id, inst, contract.exchange):
+            self.send(msg)
+
+    def req_mkt_data(self, fields: list[str]) -> None:
+        req_id, contract, snapshot = md.parse_mkt_data(fields)
+        inst = md.resolve(self.server.market, contract)
+        if inst is None:
+            self.error(req_id, 200, "No security definition has been found for the request")
+            return
+        for msg in md.subscription_preamble(req_id, inst, 1):
+            self.send(msg)
+        for msg in md.tick_messages(req_id, self.server.market.quote(inst.symbol), False):
+            self.send(msg)
+        if snapshot:
+            self.send([57, 1, req_id])
+        else:
+            self.mkt_subs[req_id] = md.MarketDataSub(req_id, inst.symbol)
+
+    def cancel_mkt_data(self, fields: list[str]) -> None:
+        self.mkt_subs.pop(Cursor(fields, 2, "cancelMktData").int("reqId") or 0, None)
+
+    def req_historical_data(self, fields: list[str]) -> None:
+        req = md.parse_history(fields)
+        inst = md.resolve(self.server.market, req.contract)
+        if inst is None:
+            self.error(req.req_id, 200, "No security definition has been found for the request")
+            return
+        bars = self.server.market.history(inst.symbol)
+        try:
+            msg, bar_seconds = md.history_reply(req, bars, self.server.clock.now())
+        except HistoryRequestError as exc:
+            self.error(req.req_id, 162, f"Historical Market Data Service error message:{exc}")
+            return
+        self.send(msg)
+        if req.keep_up_to_date:
+            self.bar_subs[req.req_id] = md.BarsSub(req.req_id, inst.symbol, bar_seconds,
+                                                   req.format_date)
+
+    def cancel_historical_data(self, fields: list[str]) -> None:
+        self.bar_subs.pop(Cursor(fields, 2, "cancelHistoricalData").int("reqId") or 0, None)
+
+    def on_market(self, symbol: str) -> None:
+        quote = self.server.market.quote(symbol)
+        for sub in self.mkt_subs.values():
+            if sub.symbol == symbol:
+                for msg in md.tick_messages(sub.req_id, quote, sub.delayed):
+                    self.send(msg)
+        if self.bar_subs:
+            bars = self.server.market.history(symbol)
+            for sub in self.bar_subs.values():
+                if sub.symbol == symbol:
+                    self.send(md.bar_update(sub, bars))

@@ -1,0 +1,156 @@
+"""Framing and field codecs of the TWS API socket protocol (text era, <= v178).
+
+Every message is a 4-byte big-endian length followed by NUL-terminated ASCII
+fields. Clients disagree on how they spell "unset": ib_insync sends ``""``,
+the official ``ibapi`` often sends the sentinels literally. The parsers here
+accept every spelling so the rest of the simulator never sees a sentinel.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from decimal import Decimal, InvalidOperation
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+"""Larger length prefixes are treated as a framing violation (TWS caps requests too)."""
+
+UNSET_INT = 2147483647
+UNSET_LONG = 9223372036854775807
+UNSET_DOUBLE = 1.7976931348623157e308
+_UNSET_SPELLINGS = frozenset(
+    {"", str(UNSET_INT), str(UNSET_LONG), "1.7976931348623157e+308", "1.7976931348623157e308"}
+)
+
+
+class ProtocolError(ValueError):
+    """A request that cannot be parsed; answered with error 320, never fatal."""
+
+
+class FramingError(ProtocolError):
+    """The byte stream itself is broken; the connection cannot be resynchronised."""
+
+
+def is_unset(text: str) -> bool:
+    return text.strip().lower() in _UNSET_SPELLINGS
+
+
+def parse_int(text: str, default: int | None = None, name: str = "field") -> int | None:
+    if is_unset(text):
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ProtocolError(f"{name}: expected an integer, got {text!r}") from None
+        if not value.is_integer():
+            raise ProtocolError(f"{name}: expected an integer, got {text!r}") from None
+        return int(value)
+
+
+def parse_decimal(text: str, name: str = "field") -> Decimal | None:
+    """Prices and quantities. ``Infinity``/``Infinite`` are refused where a number is needed."""
+    if is_unset(text):
+        return None
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise ProtocolError(f"{name}: expected a number, got {text!r}") from None
+    if not value.is_finite():
+        raise ProtocolError(f"{name}: expected a finite number, got {text!r}")
+    return value
+
+
+def parse_float(text: str, name: str = "field") -> float | None:
+    if is_unset(text):
+        return None
+    lowered = text.strip().lower()
+    if lowered in ("infinite", "infinity", "inf"):
+        return math.inf
+    try:
+        return float(text)
+    except ValueError:
+        raise ProtocolError(f"{name}: expected a number, got {text!r}") from None
+
+
+def parse_bool(text: str, name: str = "field") -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("", "0", "false"):
+        return False
+    if lowered in ("1", "true"):
+        return True
+    value = parse_int(text, 0, name)
+    return bool(value)
+
+
+def fmt(value: object) -> str:
+    """Encode one outgoing field the way TWS spells it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Decimal):
+        return fmt_decimal(value)
+    if isinstance(value, float):
+        if value == UNSET_DOUBLE:
+            return str(UNSET_DOUBLE)
+        return repr(value)
+    return str(value)
+
+
+def fmt_decimal(value: Decimal) -> str:
+    """``100`` not ``1E+2``; ``101.25`` not ``101.2500``."""
+    if value == value.to_integral_value():
+        return str(value.quantize(Decimal(1)))
+    text = format(value.normalize(), "f")
+    return text
+
+
+def frame(fields: list[object] | tuple[object, ...]) -> bytes:
+    payload = "".join(fmt(f) + "\0" for f in fields).encode("ascii", errors="replace")
+    return struct.pack(">I", len(payload)) + payload
+
+
+def frame_raw(payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + payload
+
+
+class FrameReader:
+    """Incremental splitter of a byte stream into field lists.
+
+    The first thing a client sends is ``API\\0`` without a length prefix;
+    ``expect_api_prefix`` handles that once.
+    """
+
+    def __init__(self, expect_api_prefix: bool = True) -> None:
+        self._buffer = bytearray()
+        self._need_prefix = expect_api_prefix
+
+    def feed(self, data: bytes) -> list[list[str]]:
+        self._buffer.extend(data)
+        messages: list[list[str]] = []
+        if self._need_prefix:
+            if len(self._buffer) < 4:
+                if not b"API\0".startswith(bytes(self._buffer)):
+                    raise FramingError("connection did not start with the API prefix")
+                return messages
+            if bytes(self._buffer[:4]) != b"API\0":
+                raise FramingError("connection did not start with the API prefix")
+            del self._buffer[:4]
+            self._need_prefix = False
+        while len(self._buffer) >= 4:
+            (length,) = struct.unpack(">I", self._buffer[:4])
+            if length > MAX_MESSAGE_BYTES:
+                raise FramingError(f"message length {length} exceeds {MAX_MESSAGE_BYTES}")
+            if len(self._buffer) < 4 + length:
+                break
+            payload = bytes(self._buffer[4 : 4 + length])
+            del self._buffer[: 4 + length]
+            text = payload.decode("ascii", errors="replace")
+            fields = text.split("\0")
+            if fields and fields[-1] == "":
+                fields.pop()
+            messages.append(fields)
+        return messages
