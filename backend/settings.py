@@ -23,7 +23,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Literal, Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -151,6 +151,29 @@ class JournalSettings(_Section):
         return value.expanduser()
 
 
+class ExitSettings(_Section):
+    """The server-side OCA exit group attached to every entry (docs/oca.md)."""
+
+    safety_stop_pct: float = Field(default=2.0, gt=0, lt=100)
+    time_stop_s: float = Field(default=180.0, gt=0)
+    trail_atr_multiplier: float = Field(default=1.5, gt=0)
+    trail_activation_pct: float = Field(default=3.0, gt=0, lt=100)
+    oca_type: Literal[1, 2, 3] = 2
+    tif: Literal["DAY", "GTC"] = "GTC"
+    outside_rth: bool = True
+
+
+class RiskSettings(_Section):
+    """Position sizing and pre-trade checks applied to every signal."""
+
+    sizing: Literal["fixed", "risk"] = "fixed"
+    fixed_shares: int = Field(default=100, ge=1)
+    risk_per_trade_usd: float = Field(default=200.0, gt=0)
+    max_notional_usd: float = Field(default=25_000.0, gt=0)
+    max_open_positions: int = Field(default=5, ge=1)
+    on_leg_rejected_after_fill: Literal["reprotect", "flatten"] = "flatten"
+
+
 class UiSettings(_Section):
     """Presentation knobs for the desktop terminal."""
 
@@ -172,6 +195,8 @@ class Settings(BaseSettings):
     broker: BrokerSettings = BrokerSettings()
     sim: SimSettings = SimSettings()
     journal: JournalSettings = JournalSettings()
+    exits: ExitSettings = ExitSettings()
+    risk: RiskSettings = RiskSettings()
     ui: UiSettings = UiSettings()
 
     @classmethod

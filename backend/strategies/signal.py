@@ -1,0 +1,64 @@
+"""A strategy's trading signal: the one input the OrderManager acts on.
+
+Frozen and validated at construction, so a malformed signal is refused
+with a sentence before it can become an order.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Signal(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=64)
+    symbol: str = Field(min_length=1, max_length=12)
+    action: Literal["BUY"] = "BUY"
+    reference_price: Decimal = Field(description="the ask at signal time")
+    atr: Decimal
+    timestamp: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    reason: str = ""
+    score: float = 0.0
+
+    @field_validator("symbol")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not value.replace(".", "").replace(" ", "").isalnum():
+            raise ValueError(f"symbol {value!r} is not a ticker")
+        return value
+
+    @field_validator("reference_price")
+    @classmethod
+    def _positive_price(cls, value: Decimal) -> Decimal:
+        if not value.is_finite() or value <= 0:
+            raise ValueError(f"reference price must be a positive number, got {value}")
+        return value
+
+    @field_validator("atr")
+    @classmethod
+    def _atr(cls, value: Decimal) -> Decimal:
+        if not value.is_finite() or value <= 0:
+            raise ValueError(f"ATR must be a positive number, got {value}")
+        return value
+
+    @field_validator("score")
+    @classmethod
+    def _score(cls, value: float) -> float:
+        if math.isnan(value) or math.isinf(value):
+            raise ValueError("score must be finite")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("timestamp must be timezone-aware")
+        return value.astimezone(timezone.utc)
