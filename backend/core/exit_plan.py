@@ -124,3 +124,22 @@ def build_exit_group(symbol: str, quantity: int, reference: Decimal, atr: Decima
                     conditions=(ignited,), conditions_cancel_order=False,
                     order_ref=order_ref(signal_id, LegRole.PROFIT_HARVESTER), **common),
     ]
+
+
+def parse_order_ref(ref: str) -> tuple[str, LegRole]:
+    """Inverse of ``order_ref``: (signal id, role); anything else is a manual order."""
+    parts = (ref or "").split(":")
+    if len(parts) == 3 and parts[0] == "s9":
+        try:
+            return parts[1], LegRole(parts[2])
+        except ValueError:
+            pass
+    return "", LegRole.MANUAL
+
+
+REPROTECT_SEPARATOR = "~"
+"""Joins a signal id and a re-protection attempt (``abc~r1``); never valid in a Signal id."""
+
+
+def base_signal_id(signal_id: str) -> str:
+    return signal_id.split(REPROTECT_SEPARATOR)[0]

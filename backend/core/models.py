@@ -163,3 +163,44 @@ class Position(Serialisable):
     market_price: Decimal | None = None
     protected_by: tuple[LegRole, ...] = field(default_factory=tuple)
     """Exit legs live at the broker for this position; empty means unprotected."""
+
+
+@dataclass(frozen=True)
+class ContractInfo(Serialisable):
+    """What Sigma9 needs of a qualified contract: its id and tick grid."""
+
+    symbol: str
+    con_id: int
+    min_tick: Decimal
+    exchange: str = "SMART"
+    currency: str = "USD"
+
+
+@dataclass(frozen=True)
+class Quote(Serialisable):
+    symbol: str
+    bid: Decimal | None
+    ask: Decimal | None
+    last: Decimal | None
+    volume: Decimal | None
+    time: datetime
+
+
+@dataclass(frozen=True)
+class Bar(Serialisable):
+    symbol: str
+    time: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+class ConnectionState(enum.Enum):
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    BROKER_LOST = "broker_lost"
+    """The socket to TWS is up but TWS lost IB's servers (code 1100)."""

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class Signal(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=64)
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=64,
+                    pattern=r"^[A-Za-z0-9_.-]+$")
     symbol: str = Field(min_length=1, max_length=12)
     action: Literal["BUY"] = "BUY"
     reference_price: Decimal = Field(description="the ask at signal time")

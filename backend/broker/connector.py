@@ -1,0 +1,335 @@
+"""IBKRConnector: the one room in Sigma9 that talks to IB through ib_insync.
+
+It turns commands (place a chain, cancel, query) into ib_insync calls and
+ib_insync's events into Qt signals carrying Sigma9's own immutable models.
+Only the ``*Async`` ib_insync API is used: the connector lives on the
+qasync loop (or any running asyncio loop), never a nested or blocking one.
+
+Reconnect: a drop that Sigma9 did not ask for starts a backoff loop
+(initial -> max delay, doubling). Once back, market data is resubscribed
+and ``reconnected`` is emitted so the OrderManager reconciles with the
+broker. Codes 1100/1101/1102 (TWS lost / regained IB's servers) are
+reflected in the connection state; 1101 also resubscribes market data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+
+from ib_insync import IB, Contract, Stock, Trade
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from backend.broker import mapping
+from backend.broker.errors import (
+    BrokerError,
+    ConnectFailed,
+    NotConnected,
+    UnknownSymbol,
+    explain_connect_failure,
+)
+from backend.broker.market_data import MarketDataFeed
+from backend.core.exit_plan import parse_order_ref
+from backend.core.models import (
+    ConnectionState,
+    ContractInfo,
+    FillRecord,
+    LegRole,
+    OrderIntent,
+    OrderRecord,
+    OrderType,
+    Position,
+    Side,
+)
+
+log = logging.getLogger("sigma9.broker")
+CONNECTION_CODES = {1100: ConnectionState.BROKER_LOST, 1101: ConnectionState.CONNECTED,
+                    1102: ConnectionState.CONNECTED}
+INFO_CODES = frozenset({2104, 2106, 2158, 2108, 2107, 2119, 202, 399, 1101, 1102})
+
+
+class IBKRConnector(QObject):
+    """Signals carry Sigma9 models (``backend.core.models``), never ib_insync objects."""
+
+    connection_state = pyqtSignal(object, str)  # ConnectionState, human message
+    reconnected = pyqtSignal()
+    order_placed = pyqtSignal(object)  # OrderRecord
+    order_status = pyqtSignal(object)  # OrderRecord, on every status change
+    order_filled = pyqtSignal(object)  # FillRecord, once its commission is known
+    order_cancelled = pyqtSignal(object)  # OrderRecord
+    order_error = pyqtSignal(str, str)  # order_id, message
+    positions_update = pyqtSignal(list)  # list[Position]
+    broker_message = pyqtSignal(int, str)  # code, text: warnings and info for the log panel
+    tick = pyqtSignal(object)  # Quote
+    market_data_error = pyqtSignal(str, str)  # symbol, message
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 4002, client_id: int = 1,
+                 account: str = "", timeout: float = 4.0, reconnect_initial_delay: float = 1.0,
+                 reconnect_max_delay: float = 30.0, ib: IB | None = None) -> None:
+        super().__init__()
+        self.host, self.port, self.client_id = host, port, client_id
+        self.requested_account = account
+        self.timeout = timeout
+        self.reconnect_delays = (reconnect_initial_delay, reconnect_max_delay)
+        self.ib = ib or IB()
+        self.account = ""
+        self.state = ConnectionState.DISCONNECTED
+        self._contracts: dict[str, tuple[Contract, ContractInfo]] = {}
+        self._want_connected = False
+        self._reconnect_task: asyncio.Task | None = None
+        self._saw_326 = False
+        self.market = MarketDataFeed(self)
+        ib = self.ib
+        ib.orderStatusEvent += self._on_order_status
+        ib.commissionReportEvent += self._on_commission
+        ib.positionEvent += self._on_position
+        ib.errorEvent += self._on_error
+        ib.disconnectedEvent += self._on_disconnected
+        ib.pendingTickersEvent += self.market.on_pending_tickers
+
+    @classmethod
+    def from_settings(cls, broker) -> IBKRConnector:
+        return cls(broker.host, broker.port, broker.client_id, broker.account,
+                   broker.connect_timeout_s, broker.reconnect_initial_delay_s,
+                   broker.reconnect_max_delay_s)
+
+    # -- connection ------------------------------------------------------------
+    def is_connected(self) -> bool:
+        return self.ib.isConnected() and self.state in (ConnectionState.CONNECTED,
+                                                        ConnectionState.BROKER_LOST)
+
+    def _set_state(self, state: ConnectionState, message: str) -> None:
+        self.state = state
+        log.info("connection %s: %s", state.value, message)
+        self.connection_state.emit(state, message)
+
+    async def connect(self) -> None:
+        """Connect and sync; raises ConnectFailed with one readable sentence."""
+        self._want_connected = True
+        self._set_state(ConnectionState.CONNECTING, f"connecting to {self.host}:{self.port}")
+        try:
+            await self._connect_once()
+        except ConnectFailed as exc:
+            self._want_connected = False
+            self._set_state(ConnectionState.DISCONNECTED, str(exc))
+            raise
+
+    async def _connect_once(self) -> None:
+        self._saw_326 = False
+        try:
+            await self.ib.connectAsync(self.host, self.port, clientId=self.client_id,
+                                       timeout=self.timeout, account=self.requested_account)
+        except (Exception, asyncio.TimeoutError) as exc:
+            self.ib.disconnect()
+            raise ConnectFailed(explain_connect_failure(
+                exc, self.host, self.port, self.client_id, self.timeout, self._saw_326)) from None
+        accounts = self.ib.managedAccounts()
+        if self.requested_account and self.requested_account not in accounts:
+            self.ib.disconnect()
+            raise ConnectFailed(f"account {self.requested_account} is not managed by this "
+                                f"login (it manages {', '.join(accounts) or 'none'})")
+        self.account = self.requested_account or (accounts[0] if accounts else "")
+        self._set_state(ConnectionState.CONNECTED,
+                        f"connected to {self.host}:{self.port} as client {self.client_id}, "
+                        f"account {self.account}")
+        self._emit_positions()
+
+    async def disconnect(self) -> None:
+        self._want_connected = False
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+            self._reconnect_task = None
+        self.market.forget_tickers()
+        self.ib.disconnect()
+        self._set_state(ConnectionState.DISCONNECTED, "disconnected")
+
+    def _on_disconnected(self) -> None:
+        # ib_insync may fire this twice for one drop (ib_async #207): stay idempotent.
+        if not self._want_connected or self._reconnect_task is not None:
+            return
+        self.market.forget_tickers()
+        self._set_state(ConnectionState.RECONNECTING, "connection lost; reconnecting")
+        self._reconnect_task = asyncio.get_event_loop().create_task(self._reconnect_loop())
+
+    async def _reconnect_loop(self) -> None:
+        delay, ceiling = self.reconnect_delays
+        try:
+            while self._want_connected:
+                await asyncio.sleep(delay)
+                try:
+                    await self._connect_once()
+                except ConnectFailed as exc:
+                    self._set_state(ConnectionState.RECONNECTING,
+                                    f"{exc}; retrying in {min(delay * 2, ceiling):g}s")
+                    delay = min(delay * 2, ceiling)
+                    continue
+                await self.market.resubscribe()
+                self.reconnected.emit()
+                return
+        finally:
+            self._reconnect_task = None
+
+    # -- contracts -------------------------------------------------------------
+    async def contract_info(self, symbol: str) -> ContractInfo:
+        return (await self._qualify(symbol))[1]
+
+    async def _qualify(self, symbol: str) -> tuple[Contract, ContractInfo]:
+        symbol = symbol.strip().upper()
+        if symbol in self._contracts:
+            return self._contracts[symbol]
+        self._require_connection()
+        contract = Stock(symbol, "SMART", "USD")
+        details = await self.ib.reqContractDetailsAsync(contract)
+        if len(details) != 1:
+            raise UnknownSymbol(symbol)
+        d = details[0]
+        qualified = d.contract
+        qualified.exchange = "SMART"
+        info = ContractInfo(symbol, qualified.conId, Decimal(str(d.minTick or 0.01)),
+                            qualified.exchange, qualified.currency)
+        self._contracts[symbol] = (qualified, info)
+        return qualified, info
+
+    def _require_connection(self) -> None:
+        if not self.ib.isConnected():
+            raise NotConnected()
+
+    # -- placing -----------------------------------------------------------------
+    async def place_chain(self, parent: OrderIntent | None,
+                          children: list[OrderIntent]) -> list[str]:
+        """Send a parent with its attached children in ONE transmit chain.
+
+        Every order id is reserved before anything is sent; the parent and all
+        children but the last go with transmit=False, the last with True, so the
+        broker never holds the entry without its stop. Without a parent, each
+        order is sent live on its own (protecting a position that exists).
+        """
+        self._require_connection()
+        intents = ([parent] if parent else []) + list(children)
+        if not intents:
+            return []
+        symbol = intents[0].symbol
+        if any(i.symbol != symbol for i in intents):
+            raise BrokerError("one chain must trade one symbol")
+        contract, info = await self._qualify(symbol)
+        ids = [self.ib.client.getReqId() for _ in intents]
+        parent_id = ids[0] if parent else 0
+        records = []
+        for index, (order_id, intent) in enumerate(zip(ids, intents, strict=True)):
+            last = index == len(intents) - 1
+            attached = parent is not None and index > 0 and intent.attach_to_parent
+            transmit = last if parent is not None else True
+            order = mapping.intent_to_ib_order(intent, order_id, parent_id if attached else 0,
+                                               self.account, transmit, info.con_id)
+            trade = self.ib.placeOrder(contract, order)
+            record = self._record(trade)
+            records.append(record)
+        for record in records:
+            self.order_placed.emit(record)
+        return [r.order_id for r in records]
+
+    async def place_market_order(self, symbol: str, qty: int, action: str,
+                                 order_ref: str = "") -> str:
+        intent = OrderIntent(LegRole.MANUAL, symbol, Side(action.upper()), qty,
+                             OrderType.MARKET, order_ref=order_ref)
+        return (await self.place_chain(None, [intent]))[0]
+
+    async def place_stop_order(self, symbol: str, qty: int, stop_price: Decimal,
+                               action: str = "SELL") -> str:
+        intent = OrderIntent(LegRole.MANUAL, symbol, Side(action.upper()), qty, OrderType.STOP,
+                             stop_price=Decimal(str(stop_price)), tif="GTC")
+        return (await self.place_chain(None, [intent]))[0]
+
+    async def place_trailing_stop(self, symbol: str, qty: int, trail_amt: Decimal,
+                                  action: str = "SELL") -> str:
+        intent = OrderIntent(LegRole.MANUAL, symbol, Side(action.upper()), qty, OrderType.TRAIL,
+                             trail_amount=Decimal(str(trail_amt)), tif="GTC")
+        return (await self.place_chain(None, [intent]))[0]
+
+    async def place_oca_group(self, legs: list[OrderIntent],
+                              parent: OrderIntent | None = None) -> list[str]:
+        """The exit group (``exit_plan.build_exit_group``), attached to ``parent`` if given."""
+        if not legs or len({leg.oca_group for leg in legs}) != 1 or not legs[0].oca_group:
+            raise BrokerError("an OCA group needs legs that share one ocaGroup name")
+        return await self.place_chain(parent, legs)
+
+    # -- cancelling ------------------------------------------------------------------
+    def cancel_order(self, order_id: str) -> None:
+        self._require_connection()
+        trade = self._trade(order_id)
+        if trade is None:
+            raise BrokerError(f"order {order_id} is not known to this session")
+        self.ib.cancelOrder(trade.order)
+
+    def cancel_all_orders(self) -> None:
+        """reqGlobalCancel: every open order of the account, whichever client sent it."""
+        self._require_connection()
+        self.ib.reqGlobalCancel()
+
+    # -- queries ---------------------------------------------------------------------
+    def get_open_orders(self) -> list[OrderRecord]:
+        return [self._record(t) for t in self.ib.openTrades()]
+
+    def get_all_orders(self) -> list[OrderRecord]:
+        return [self._record(t) for t in self.ib.trades()]
+
+    def get_positions(self) -> list[Position]:
+        return [mapping.position_to_model(p, self.market.last_price(p.contract.symbol))
+                for p in self.ib.positions(self.account or "") if p.position]
+
+    def get_executions(self) -> list[FillRecord]:
+        return [mapping.fill_to_record(f) for f in self.ib.fills()]
+
+    async def refresh(self) -> None:
+        """Re-read open orders and executions from the broker (after a reconnect)."""
+        self._require_connection()
+        await self.ib.reqOpenOrdersAsync()
+        await self.ib.reqExecutionsAsync()
+
+    def order(self, order_id: str) -> OrderRecord | None:
+        trade = self._trade(order_id)
+        return self._record(trade) if trade else None
+
+    # -- ib_insync events -> Qt signals --------------------------------------------
+    def _trade(self, order_id: str) -> Trade | None:
+        for trade in self.ib.trades():
+            if str(trade.order.orderId) == str(order_id) and (
+                    trade.order.clientId in (0, self.client_id)):
+                return trade
+        return None
+
+    @staticmethod
+    def _record(trade: Trade) -> OrderRecord:
+        signal_id, role = parse_order_ref(trade.order.orderRef)
+        return mapping.trade_to_record(trade, role, signal_id)
+
+    def _on_order_status(self, trade: Trade) -> None:
+        record = self._record(trade)
+        self.order_status.emit(record)
+        if trade.orderStatus.status in ("Cancelled", "ApiCancelled"):
+            self.order_cancelled.emit(record)
+
+    def _on_commission(self, trade: Trade, fill, report) -> None:
+        self.order_filled.emit(mapping.fill_to_record(fill))
+
+    def _on_position(self, position) -> None:
+        self._emit_positions()
+
+    def _emit_positions(self) -> None:
+        self.positions_update.emit(self.get_positions())
+
+    def _on_error(self, req_id: int, code: int, text: str, contract) -> None:
+        if code == 326:
+            self._saw_326 = True
+        if code in CONNECTION_CODES:
+            self._set_state(CONNECTION_CODES[code], f"TWS: {text}")
+            if code == 1101:
+                asyncio.get_event_loop().create_task(self.market.resubscribe())
+        trade = self._trade(str(req_id)) if req_id > 0 else None
+        if trade is not None and code not in INFO_CODES and not (2100 <= code < 2200):
+            self.order_error.emit(str(req_id), f"IB error {code}: {text}")
+        elif req_id > 0 and self.market.owns_request(req_id):
+            self.market.on_error(req_id, code, text)
+        else:
+            self.broker_message.emit(code, text)

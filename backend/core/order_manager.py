@@ -1,0 +1,307 @@
+"""OrderManager: turns Signals into protected positions and keeps the books.
+
+Commands go out to a ``BrokerPort`` (the IBKRConnector in production); broker
+events come back through the ``on_*`` handlers, which the composition root
+wires to the connector's Qt signals. The manager never imports ib_insync or
+Qt, so it is the same object in the terminal, headless mode and tests.
+
+Safety rules it enforces:
+- one Signal id -> at most one entry, across reconnects and restarts (journal
+  first, then the broker's orderRefs, are consulted before anything is sent);
+- the entry and its three exits go in one transmit chain (``place_chain``);
+- a position the broker reports without live exits is re-protected at once;
+- a rejected leg never leaves a half-protected trade: before the entry fills
+  the entry is cancelled (its children go with it); after it filled, the
+  configured rule applies ("flatten" or "reprotect", docs/oca.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Protocol
+
+from backend.core import ledger, sizing
+from backend.core.exit_plan import (
+    ExitParams,
+    base_signal_id,
+    build_entry,
+    build_exit_group,
+    order_ref,
+)
+from backend.core.journal import Journal
+from backend.core.models import (
+    ContractInfo,
+    FillRecord,
+    LegRole,
+    OrderIntent,
+    OrderRecord,
+    OrderStatus,
+    Position,
+)
+from backend.core.protection import EXIT_ROLES, ProtectionMixin
+from backend.core.state_machine import InvalidTransition, transition
+from backend.strategies.signal import Signal
+
+log = logging.getLogger("sigma9.oms")
+
+
+class SignalRefused(Exception):
+    def __init__(self, reason: str, code: str = "refused") -> None:
+        super().__init__(reason)
+        self.reason, self.code = reason, code
+
+
+class BrokerPort(Protocol):
+    account: str
+
+    def is_connected(self) -> bool: ...
+    async def contract_info(self, symbol: str) -> ContractInfo: ...
+    async def place_chain(self, parent: OrderIntent | None,
+                          children: list[OrderIntent]) -> list[str]: ...
+    def cancel_order(self, order_id: str) -> None: ...
+    def cancel_all_orders(self) -> None: ...
+    def get_all_orders(self) -> list[OrderRecord]: ...
+    def get_positions(self) -> list[Position]: ...
+    def get_executions(self) -> list[FillRecord]: ...
+    async def place_market_order(self, symbol: str, qty: int, action: str,
+                                 order_ref: str = "") -> str: ...
+
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class OrderManager(ProtectionMixin):
+    def __init__(self, broker: BrokerPort, journal: Journal, settings: Any,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.broker = broker
+        self.journal = journal
+        self.settings = settings
+        self.exit_params = ExitParams.from_settings(settings.exits)
+        self.now = now
+        self.orders: dict[str, OrderRecord] = {o.order_id: o for o in journal.orders()}
+        self.fills: dict[str, FillRecord] = {f.exec_id: f for f in journal.fills()}
+        self.broker_positions: dict[str, Position] = {}
+        self.marks: dict[str, Decimal] = {}
+        self.listeners: list[Listener] = []
+        self.signals: dict[str, Signal] = {}
+        self.pending_tasks: set = set()
+
+    # -- events out -------------------------------------------------------------
+    def publish(self, kind: str, **payload: Any) -> None:
+        if kind in ("refused", "alert", "reprotected", "flattened", "slippage", "leg_rejected"):
+            self.journal.record_event(kind, payload)
+        for listener in list(self.listeners):
+            try:
+                listener(kind, payload)
+            except Exception:
+                log.exception("listener failed on %s", kind)
+
+    def refuse(self, signal: Any, reason: str, code: str = "refused") -> SignalRefused:
+        symbol = getattr(signal, "symbol", "?")
+        log.warning("signal %s (%s) refused: %s", getattr(signal, "id", "?"), symbol, reason)
+        if isinstance(signal, Signal):
+            self.journal.record_signal(signal, code, reason)
+        self.publish("refused", signal_id=getattr(signal, "id", ""), symbol=symbol,
+                     reason=reason, code=code)
+        return SignalRefused(reason, code)
+
+    # -- commands ---------------------------------------------------------------
+    async def execute_entry(self, signal: Signal) -> str:
+        """Send a market entry with its OCA exit group attached; returns the entry order id."""
+        if not isinstance(signal, Signal):
+            raise self.refuse(signal, f"not a Signal: {type(signal).__name__}", "malformed")
+        existing = self.entry_of(signal.id)
+        if existing is not None or self.journal.signal_outcome(signal.id) == "accepted":
+            where = f"entry order {existing.order_id}" if existing else "an entry"
+            raise self.refuse(signal, f"signal {signal.id} already produced {where}",
+                              "duplicate")
+        if not self.broker.is_connected():
+            raise self.refuse(signal, "not connected to the broker", "disconnected")
+        try:
+            info = await self.broker.contract_info(signal.symbol)
+        except Exception as exc:
+            raise self.refuse(signal, str(exc), "unknown_symbol") from None
+        quantity = sizing.entry_quantity(signal.reference_price,
+                                         self.exit_params.safety_stop_pct, self.settings.risk)
+        refusal = sizing.check_entry(
+            symbol=signal.symbol, known_symbols={info.symbol},
+            connected=self.broker.is_connected(), account_code=self.broker.account,
+            live_trading_enabled=self.settings.broker.live_trading_enabled,
+            open_symbols=self.open_symbols(), pending_symbols=self.pending_entry_symbols(),
+            open_count=len(self.open_symbols() | self.pending_entry_symbols()),
+            max_open_positions=self.settings.risk.max_open_positions, quantity=quantity)
+        if refusal is not None:
+            raise self.refuse(signal, refusal.reason, refusal.code)
+        entry = build_entry(signal.symbol, quantity, signal.id)
+        legs = build_exit_group(signal.symbol, quantity, signal.reference_price, signal.atr,
+                                info.min_tick, self.exit_params, self.now(), signal.id)
+        self.journal.record_signal(signal, "accepted")
+        self.signals[signal.id] = signal
+        try:
+            ids = await self.broker.place_chain(entry, legs)
+        except Exception as exc:
+            self.journal.record_signal(signal, "failed", str(exc))
+            raise self.refuse(signal, f"the broker did not take the order: {exc}",
+                              "send_failed") from None
+        self._remember_sent([entry, *legs], ids, signal.id)
+        log.info("signal %s: entry %s with exits %s", signal.id, ids[0], ids[1:])
+        return ids[0]
+
+    async def execute_oca_exit(self, order_id: str, entry_price: Decimal,
+                               atr: Decimal | None = None, quantity: int | None = None,
+                               group_suffix: str = "") -> list[str]:
+        """Protect the position that entry ``order_id`` opened, with legs live at once."""
+        entry = self.orders.get(order_id)
+        if entry is None:
+            raise KeyError(f"order {order_id} is unknown")
+        signal = self.signals.get(entry.signal_id)
+        atr = atr or (signal.atr if signal else None) or self._fallback_atr(entry_price)
+        qty = quantity if quantity is not None else self.position_quantity(entry.symbol)
+        if qty <= 0:
+            raise ValueError(f"no open position in {entry.symbol} to protect")
+        info = await self.broker.contract_info(entry.symbol)
+        signal_id = (entry.signal_id or f"manual-{order_id}") + group_suffix
+        entry_fills = [f.time for f in self.fills.values() if f.order_id == entry.order_id]
+        entry_time = min(entry_fills) if entry_fills else self.now()
+        legs = build_exit_group(entry.symbol, qty, Decimal(entry_price), atr, info.min_tick,
+                                self.exit_params, entry_time, signal_id,
+                                attach_to_parent=False)
+        ids = await self.broker.place_chain(None, legs)
+        self._remember_sent(legs, ids, signal_id)
+        return ids
+
+    def _fallback_atr(self, price: Decimal) -> Decimal:
+        """No ATR known (manual entry): trail by the safety-stop distance, documented."""
+        return Decimal(price) * self.exit_params.safety_stop_pct / 100
+
+    def _remember_sent(self, intents: list[OrderIntent], ids: list[str], signal_id: str) -> None:
+        for intent, order_id in zip(intents, ids, strict=True):
+            known = self.orders.get(order_id)
+            record = known or OrderRecord(
+                order_id=order_id, symbol=intent.symbol, side=intent.side,
+                order_type=intent.order_type, quantity=intent.quantity, role=intent.role,
+                signal_id=signal_id, oca_group=intent.oca_group,
+                stop_price=intent.stop_price, trail_amount=intent.trail_amount,
+                updated_at=self.now())
+            self._store(record, None)
+
+    def cancel(self, order_id: str) -> None:
+        self.broker.cancel_order(order_id)
+
+    def cancel_all(self) -> None:
+        self.broker.cancel_all_orders()
+
+    # -- queries ----------------------------------------------------------------
+    def track_order(self, order_id: str) -> OrderStatus:
+        record = self.orders.get(order_id)
+        if record is None:
+            raise KeyError(f"order {order_id} is unknown")
+        return record.status
+
+    def entry_of(self, signal_id: str) -> OrderRecord | None:
+        for record in self.orders.values():
+            if record.signal_id == signal_id and record.role is LegRole.ENTRY:
+                return record
+        return None
+
+    def legs_of(self, signal_id: str) -> list[OrderRecord]:
+        return [r for r in self.orders.values()
+                if base_signal_id(r.signal_id) == signal_id and r.role in EXIT_ROLES]
+
+    def books(self) -> dict[str, ledger.Book]:
+        return ledger.books_from_fills(list(self.fills.values()))
+
+    def position_quantity(self, symbol: str) -> int:
+        if symbol in self.broker_positions:
+            return self.broker_positions[symbol].quantity
+        book = self.books().get(symbol)
+        return book.quantity if book else 0
+
+    def open_symbols(self) -> set[str]:
+        symbols = {s for s, p in self.broker_positions.items() if p.quantity}
+        return symbols | {s for s, b in self.books().items() if b.quantity}
+
+    def pending_entry_symbols(self) -> set[str]:
+        return {r.symbol for r in self.orders.values()
+                if r.role is LegRole.ENTRY and not r.status.is_final and r.filled == 0}
+
+    def get_active_positions(self) -> list[Position]:
+        books = self.books()
+        out = []
+        for symbol in sorted(self.open_symbols()):
+            book = books.get(symbol, ledger.Book(symbol))
+            broker = self.broker_positions.get(symbol)
+            qty = broker.quantity if broker else book.quantity
+            avg = broker.avg_cost if broker else book.avg_cost
+            mark = self.marks.get(symbol) or (broker.market_price if broker else None)
+            unreal = (mark - avg) * qty if mark is not None else Decimal(0)
+            out.append(Position(symbol, qty, avg, book.realized, unreal, book.commissions,
+                                mark, tuple(self.live_exit_roles(symbol))))
+        return out
+
+    # -- broker events in ----------------------------------------------------------
+    def on_order_status(self, record: OrderRecord) -> None:
+        known = self.orders.get(record.order_id)
+        if known is not None and not record.signal_id:
+            record = _merge_identity(record, known)
+        self._store(record, known)
+        if record.status is OrderStatus.INACTIVE and record.role is not LegRole.MANUAL:
+            self._leg_failed(record, record.message or "order inactive at the broker")
+
+    def on_order_error(self, order_id: str, message: str) -> None:
+        known = self.orders.get(order_id)
+        if known is None:
+            log.warning("error for unknown order %s: %s", order_id, message)
+            return
+        failed = OrderRecord(**{**known.__dict__, "status": OrderStatus.ERROR,
+                                "message": message, "updated_at": self.now()})
+        self._store(failed, known)
+        self._leg_failed(failed, message)
+
+    def on_fill(self, fill: FillRecord) -> None:
+        first = fill.exec_id not in self.fills
+        self.fills[fill.exec_id] = fill
+        self.journal.record_fill(fill)
+        record = self.orders.get(fill.order_id)
+        if first and record is not None and record.role is LegRole.ENTRY:
+            signal = self.signals.get(record.signal_id)
+            if signal is not None:
+                self.publish("slippage", signal_id=signal.id, symbol=fill.symbol,
+                             reference=str(signal.reference_price), fill=str(fill.price),
+                             slippage=str(fill.price - signal.reference_price))
+        self.publish("fill", fill=fill.to_dict())
+
+    def on_positions(self, positions: list[Position]) -> None:
+        self.broker_positions = {p.symbol: p for p in positions}
+        for p in positions:
+            if p.market_price is not None:
+                self.marks[p.symbol] = p.market_price
+        self.publish("positions", positions=[p.to_dict() for p in self.get_active_positions()])
+
+    def on_tick(self, quote) -> None:
+        if quote.last is not None:
+            self.marks[quote.symbol] = quote.last
+
+    def _store(self, record: OrderRecord, known: OrderRecord | None) -> None:
+        if known is not None and known.status is not record.status:
+            try:
+                transition(known.status, record.status)
+            except InvalidTransition as exc:
+                log.warning("order %s: %s; keeping the broker's word", record.order_id, exc)
+        self.orders[record.order_id] = record
+        self.journal.upsert_order(record)
+        if known is None or known.status is not record.status:
+            self.journal.record_status_change(record.order_id,
+                                              known.status if known else None, record.status,
+                                              record.broker_status, record.message)
+        self.publish("order", order=record.to_dict())
+
+    def order_ref_for(self, signal_id: str, role: LegRole) -> str:
+        return order_ref(signal_id, role)
+
+
+def _merge_identity(record: OrderRecord, known: OrderRecord) -> OrderRecord:
+    return OrderRecord(**{**record.__dict__, "role": known.role, "signal_id": known.signal_id})
