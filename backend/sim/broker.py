@@ -49,6 +49,8 @@ class Broker:
         self.highest_id: dict[int, int] = {}
         self.oca = OcaBook()
         self.partial_fill_qty: Decimal | None = None
+        self.paused = False
+        """While True the periodic clock pass is skipped, so tests step matching themselves."""
         self._reject_queue: list[tuple[Rejection, Callable[[OrderSpec], bool]]] = []
         self._seq = itertools.count(1)
         self._perm = itertools.count(config.seed * 1000 + 1_000_001)
@@ -208,6 +210,7 @@ class Broker:
         spec.account = spec.account or old.account
         spec.oca_group, spec.oca_type = old.oca_group, old.oca_type
         order.spec = spec
+        order.resting = False  # a replaced order arrives anew: marketable, it takes the touch
         if spec.order_type == "TRAIL" and order.trail_stop is not None and spec.trail_stop_price:
             order.trail_stop = spec.trail_stop_price
         self._refresh_hold(order, announce=False)
@@ -304,8 +307,13 @@ class Broker:
             self.evaluate(other)
 
     def on_clock(self) -> None:
+        """The server's periodic pass, skipped while a test steps matching by hand."""
+        if not self.paused:
+            self.evaluate_all()
+
+    def evaluate_all(self) -> None:
         """Time alone can release an order (goodAfterTime, TimeCondition) or expire one (GTD)."""
-        for symbol in {o.instrument.symbol for o in self.live_orders()}:
+        for symbol in sorted({o.instrument.symbol for o in self.live_orders()}):
             self.evaluate(symbol)
 
     def evaluate(self, symbol: str) -> None:
@@ -323,7 +331,11 @@ class Broker:
             self._start_trail_if_active(order)
             self._trail_and_trigger(order, touch)
             price = matching.execution_price(order.spec.order_type, order.spec.action, touch,
-                                             order.spec.lmt_price, order.triggered)
+                                             order.spec.lmt_price, order.triggered,
+                                             order.resting)
+            if price is None and order.spec.lmt_price is not None and (
+                    order.spec.order_type == "LMT" or order.triggered):
+                order.resting = True
             qty = self._executable_qty(order)
             group = self.oca.group_key(order)
             if price is not None and qty > 0 and not self.oca.blocked(order, executed_groups):

@@ -9,8 +9,9 @@ so the test never races the matching engine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -88,8 +89,46 @@ class SimThread:
         """Move the simulator's clock forward and re-evaluate time-driven orders at once."""
         def advance(s: SimServer) -> None:
             s.clock.advance(seconds)
-            s.broker.on_clock()
+            s.broker.evaluate_all()
         self.call(advance)
+
+    def now(self) -> float:
+        """The simulator's clock (epoch seconds), which ``advance_time`` moves ahead of the wall."""
+        return self.call(lambda s: s.clock.now())
+
+    # -- stepping --------------------------------------------------------------
+    def pause(self) -> None:
+        """Stop the periodic ticks: prices hold and nothing matches unless the test says so.
+
+        With partial fills every pass fills a little more, so a test that wants to look at
+        the state after exactly one fill must own the passes: while paused, only
+        ``set_price``/``script``, ``advance_time``, ``match`` and client requests run them.
+        """
+        def pause(s: SimServer) -> None:
+            s.market.paused = True
+            s.broker.paused = True
+        self.call(pause)
+
+    def resume(self) -> None:
+        def resume(s: SimServer) -> None:
+            s.market.paused = False
+            s.broker.paused = False
+        self.call(resume)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[SimThread]:
+        self.pause()
+        try:
+            yield self
+        finally:
+            self.resume()
+
+    def match(self, passes: int = 1) -> None:
+        """Run ``passes`` matching passes over every live order at the current prices."""
+        def run(s: SimServer) -> None:
+            for _ in range(passes):
+                s.broker.evaluate_all()
+        self.call(run)
 
     # -- faults ----------------------------------------------------------------
     def drop_connections(self) -> None:

@@ -118,6 +118,8 @@ class Market:
         self.clock = clock
         self.symbols: dict[str, SymbolState] = {}
         self.listeners: list[Callable[[str], None]] = []
+        self.paused = False
+        """While True the periodic ``step`` does nothing: prices move only when scripted."""
         for symbol in config.symbols:
             self.list_symbol(symbol)
 
@@ -151,6 +153,8 @@ class Market:
 
     # -- movement ----------------------------------------------------------
     def step(self) -> None:
+        if self.paused:
+            return
         now = self.clock.now()
         for symbol, state in self.symbols.items():
             price = self._next_price(state, now)

@@ -3,8 +3,10 @@
 Stops trigger on the last trade price (IB's default trigger for US stocks
 in the simulator; see docs/simulator.md) and then execute as market orders,
 so a market that gaps through a stop fills at the market, not at the stop.
-Market buys take the ask, market sells hit the bid; limits fill at the
-touch when it is at or better than the limit.
+Market buys take the ask, market sells hit the bid. A limit that is
+marketable when it starts working fills at the touch (it takes liquidity);
+one that has rested on the book fills at its own limit when the market comes
+to it or gaps through it, because a crossing order trades at the resting price.
 """
 
 from __future__ import annotations
@@ -64,21 +66,31 @@ def limit_price_if_marketable(action: str, limit: Decimal, touch: Touch) -> Deci
     return touch.bid if touch.bid >= limit else None
 
 
+def limit_fill_price(action: str, limit: Decimal, touch: Touch,
+                     resting: bool) -> Decimal | None:
+    """The touch for a limit that takes liquidity, its own price for one that rested."""
+    price = limit_price_if_marketable(action, limit, touch)
+    if price is None or not resting:
+        return price
+    return limit
+
+
 def execution_price(order_type: str, action: str, touch: Touch, limit: Decimal | None,
-                    triggered: bool) -> Decimal | None:
-    """Price this order would execute at now, or None. Stop types need ``triggered``."""
+                    triggered: bool, resting: bool = False) -> Decimal | None:
+    """Price this order would execute at now, or None. Stop types need ``triggered``;
+    ``resting`` says a limit has been on the book unmarketable (see the module doc)."""
     if order_type == "MKT":
         return market_price(action, touch)
     if order_type == "LMT":
         assert limit is not None
-        return limit_price_if_marketable(action, limit, touch)
+        return limit_fill_price(action, limit, touch, resting)
     if not triggered:
         return None
     if order_type in ("STP", "TRAIL"):
         return market_price(action, touch)
     if order_type == "STP LMT":
         assert limit is not None
-        return limit_price_if_marketable(action, limit, touch)
+        return limit_fill_price(action, limit, touch, resting)
     return None
 
 

@@ -29,6 +29,9 @@ class WorkingOrder:
     avg_fill_price: Decimal = Decimal(0)
     last_fill_price: Decimal = Decimal(0)
     triggered: bool = False
+    resting: bool = False
+    """A limit (or triggered stop limit) was unmarketable on a pass: it is on the book, and
+    from then on trades at its limit price (see ``matching``)."""
     trail_stop: Decimal | None = None
     conditions_done: bool = False
     """Activation conditions were met once; TWS does not re-hold the order afterwards."""
@@ -75,6 +78,7 @@ class WorkingOrder:
             "parent_id": spec.parent_id, "oca_group": spec.oca_group, "oca_type": spec.oca_type,
             "tif": spec.tif, "good_after_time": spec.good_after_time,
             "conditions": len(spec.conditions), "triggered": self.triggered,
+            "resting": self.resting,
             "avg_fill_price": self.avg_fill_price, "buffered": self.buffered,
             "account": spec.account, "order_ref": spec.order_ref,
         }
