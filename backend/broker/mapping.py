@@ -1,0 +1,296 @@
+"""Translation between ib_insync's objects and Sigma9's models: tables as data, pure functions.
+
+This is the only place where IB's vocabulary (status strings, "BOT"/"SLD", ``UNSET_DOUBLE``,
+float prices) meets Sigma9's (enums, ``Decimal``, whole shares). Keeping it pure lets every row
+be tested with real ib_insync objects and no TWS.
+
+Decisions worth knowing (docs/ib-orders.md numbers in brackets):
+
+- Every documented IB status is mapped explicitly. The working ones are refined by the fill
+  counts: some filled and some remaining is PARTIAL_FILL; all filled is FILLED even before IB's
+  own ``Filled`` status arrives, because orderStatus is not guaranteed for every step and the
+  executions are the truth [P8].
+- ``Cancelled``/``ApiCancelled`` stay CANCELLED even with shares filled: the record keeps
+  ``filled``, so "cancelled after 40 of 100" is still visible.
+- An unknown status string maps to ERROR rather than a guess: ERROR is final, so the
+  OrderManager stops counting the order as protection and tells the trader, and the raw string
+  stays in ``broker_status``. A later known status may still replace it (see state_machine).
+- Prices go to IB as ``float(str(decimal))`` — the float nearest the exact decimal text — and
+  come back as ``Decimal(str(float))``, the shortest text that round-trips.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+from ib_insync import CommissionReport, Fill, Order, Trade
+from ib_insync import Position as IbPosition
+from ib_insync import PriceCondition as IbPriceCondition
+from ib_insync.util import UNSET_DOUBLE
+
+from backend.core.models import (
+    FillRecord,
+    LegRole,
+    OrderIntent,
+    OrderRecord,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+)
+
+IB_STATUS_TO_ORDER_STATUS: dict[str, OrderStatus] = {
+    "PendingSubmit": OrderStatus.PENDING,   # sent, not yet acknowledged by TWS
+    "ApiPending": OrderStatus.PENDING,      # held by the API, not yet sent on by TWS
+    "PreSubmitted": OrderStatus.PENDING,    # accepted but held: bracket child, untriggered
+                                            # stop, unmet condition, simulated order
+    "Submitted": OrderStatus.PENDING,       # working at the exchange
+    "PendingCancel": OrderStatus.PENDING,   # cancel requested, not confirmed: it can still fill
+    "ApiCancelled": OrderStatus.CANCELLED,  # cancelled before TWS sent it on
+    "Cancelled": OrderStatus.CANCELLED,     # confirmed by IB (or set locally by ib_insync
+                                            # after an error, see state_machine)
+    "Filled": OrderStatus.FILLED,
+    "Inactive": OrderStatus.INACTIVE,       # rejected or parked; read whyHeld / the error
+}
+
+WORKING_IB_STATUSES: frozenset[str] = frozenset(
+    status for status, ours in IB_STATUS_TO_ORDER_STATUS.items() if ours is OrderStatus.PENDING)
+"""Statuses of a live order, refined to PARTIAL_FILL / FILLED by the fill counts."""
+
+UNKNOWN_IB_STATUS = OrderStatus.ERROR
+
+ORDER_TYPE_TO_IB: dict[OrderType, str] = {
+    OrderType.MARKET: "MKT",
+    OrderType.LIMIT: "LMT",
+    OrderType.STOP: "STP",
+    OrderType.STOP_LIMIT: "STP LMT",
+    OrderType.TRAIL: "TRAIL",
+}
+IB_TO_ORDER_TYPE: dict[str, OrderType] = {ib: ours for ours, ib in ORDER_TYPE_TO_IB.items()}
+
+IB_ACTION_TO_SIDE: dict[str, Side] = {"BUY": Side.BUY, "SELL": Side.SELL}
+IB_EXEC_SIDE_TO_SIDE: dict[str, Side] = {"BOT": Side.BUY, "SLD": Side.SELL}
+
+_PRICE_FIELDS = ("limit_price", "stop_price", "trail_amount", "trail_stop_price")
+REQUIRED_PRICES: dict[OrderType, frozenset[str]] = {
+    OrderType.MARKET: frozenset(),
+    OrderType.LIMIT: frozenset({"limit_price"}),
+    OrderType.STOP: frozenset({"stop_price"}),
+    OrderType.STOP_LIMIT: frozenset({"limit_price", "stop_price"}),
+    OrderType.TRAIL: frozenset({"trail_amount"}),
+}
+ALLOWED_PRICES: dict[OrderType, frozenset[str]] = {
+    **REQUIRED_PRICES,
+    OrderType.TRAIL: frozenset({"trail_amount", "trail_stop_price"}),
+}
+"""Which intent prices each order type uses. A stray price means a builder bug, so it is
+refused rather than silently dropped (or worse, sent and interpreted by IB)."""
+
+CONDITION_EXCHANGE = "SMART"
+CONDITION_TRIGGER_DEFAULT = 0  # IB's default method: double bid/ask for OTC, last otherwise
+
+
+def order_status_from_ib(ib_status: str, filled: float, remaining: float) -> OrderStatus:
+    """Sigma9's status for an IB status string and IB's cumulative fill counts."""
+    status = IB_STATUS_TO_ORDER_STATUS.get(ib_status, UNKNOWN_IB_STATUS)
+    if ib_status in WORKING_IB_STATUSES and filled > 0:
+        return OrderStatus.FILLED if remaining <= 0 else OrderStatus.PARTIAL_FILL
+    return status
+
+
+def ib_price(value: Decimal | None) -> float:
+    """IB's float for an exact Decimal price; ``UNSET_DOUBLE`` (IB's "no value") for None."""
+    if value is None:
+        return UNSET_DOUBLE
+    if not value.is_finite():
+        raise ValueError(f"price {value} is not a finite number")
+    return float(str(value))
+
+
+def decimal_price(value: float) -> Decimal | None:
+    """The Decimal for an IB float price; None for IB's unset sentinel or a non-number."""
+    if value is None or value == UNSET_DOUBLE or not math.isfinite(value):
+        return None
+    return Decimal(str(value))
+
+
+def whole_shares(value: float, what: str = "quantity") -> int:
+    """IB sends quantities as floats (fractional shares exist); Sigma9 trades whole shares."""
+    if not math.isfinite(value) or value != int(value):
+        raise ValueError(f"{what} {value} is not a whole number of shares")
+    return int(value)
+
+
+def _check_prices(intent: OrderIntent) -> None:
+    present = {name for name in _PRICE_FIELDS if getattr(intent, name) is not None}
+    missing = REQUIRED_PRICES[intent.order_type] - present
+    stray = present - ALLOWED_PRICES[intent.order_type]
+    kind = ORDER_TYPE_TO_IB[intent.order_type]
+    if missing:
+        raise ValueError(f"{kind} order for {intent.symbol} needs {', '.join(sorted(missing))}")
+    if stray:
+        raise ValueError(f"{kind} order for {intent.symbol} must not carry "
+                         f"{', '.join(sorted(stray))}")
+
+
+def _aux_price(intent: OrderIntent) -> Decimal | None:
+    """IB's overloaded auxPrice: the stop for STP/STP LMT, the trailing AMOUNT for TRAIL."""
+    if intent.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+        return intent.stop_price
+    if intent.order_type is OrderType.TRAIL:
+        return intent.trail_amount
+    return None
+
+
+def intent_to_ib_order(intent: OrderIntent, order_id: int, parent_id: int, account: str,
+                       transmit: bool, con_id: int) -> Order:
+    """The ib_insync Order for ``intent``, with every field Sigma9 relies on set explicitly.
+
+    Refuses (ValueError) what IB would reject late or, worse, accept wrongly:
+    a missing account (error 10224 inside an OCA group), an attached leg without a parent
+    (it would be live at once and open a short [P1]), a parent on a leg not meant to have one,
+    a condition without the contract id it watches, and prices that do not fit the order type.
+    ``trailingPercent`` is never set: TRAIL uses the amount in ``auxPrice`` [P6].
+    """
+    if not account:
+        raise ValueError(f"order {order_id} for {intent.symbol} needs an explicit account")
+    if order_id <= 0:
+        raise ValueError(f"order id must be positive, got {order_id}")
+    if intent.attach_to_parent and parent_id <= 0:
+        raise ValueError(f"{intent.role.value} leg for {intent.symbol} must ride on a parent "
+                         "order; without one it would be live immediately")
+    if not intent.attach_to_parent and parent_id != 0:
+        raise ValueError(f"{intent.role.value} order for {intent.symbol} is not an attached leg "
+                         f"but was given parent {parent_id}")
+    if intent.conditions and con_id <= 0:
+        raise ValueError(f"conditions on {intent.symbol} need the contract id they watch")
+    if intent.quantity <= 0:
+        raise ValueError(f"order quantity must be positive, got {intent.quantity}")
+    _check_prices(intent)
+    return Order(
+        orderId=order_id,
+        action=intent.side.value,
+        totalQuantity=float(intent.quantity),
+        orderType=ORDER_TYPE_TO_IB[intent.order_type],
+        lmtPrice=ib_price(intent.limit_price),
+        auxPrice=ib_price(_aux_price(intent)),
+        trailStopPrice=ib_price(intent.trail_stop_price),
+        tif=intent.tif,
+        outsideRth=intent.outside_rth,
+        ocaGroup=intent.oca_group,
+        ocaType=intent.oca_type,
+        account=account,
+        orderRef=intent.order_ref,
+        transmit=transmit,
+        parentId=parent_id,
+        goodAfterTime=intent.good_after_time,
+        conditions=[
+            IbPriceCondition(price=ib_price(c.price), conId=con_id, exch=CONDITION_EXCHANGE,
+                             isMore=c.is_more, triggerMethod=CONDITION_TRIGGER_DEFAULT,
+                             conjunction="a")
+            for c in intent.conditions
+        ],
+        conditionsCancelOrder=intent.conditions_cancel_order,
+    )
+
+
+def _filled_shares(trade: Trade) -> float:
+    """The most advanced of IB's cumulative count, the executions seen, and ``filledQuantity``.
+
+    orderStatus can lag the executions [P8], and a trade rebuilt by reqCompletedOrders carries
+    only the status string (filled=0) with the count in ``order.filledQuantity``.
+    """
+    counts = [trade.orderStatus.filled, sum(f.execution.shares for f in trade.fills)]
+    if trade.order.filledQuantity != UNSET_DOUBLE:
+        counts.append(trade.order.filledQuantity)
+    return max(counts)
+
+
+def _avg_fill_price(trade: Trade) -> Decimal | None:
+    """IB's average when its count is current; else the average of the executions seen."""
+    executed = sum(f.execution.shares for f in trade.fills)
+    if trade.fills and executed >= trade.orderStatus.filled:
+        notional = sum(Decimal(str(f.execution.price)) * Decimal(str(f.execution.shares))
+                       for f in trade.fills)
+        return notional / Decimal(str(executed))
+    if trade.orderStatus.avgFillPrice > 0:
+        return decimal_price(trade.orderStatus.avgFillPrice)
+    return None
+
+
+def trade_to_record(trade: Trade, role: LegRole, signal_id: str) -> OrderRecord:
+    """A snapshot of ``trade`` as an OrderRecord; ``role`` and ``signal_id`` are Sigma9's own."""
+    order, status = trade.order, trade.orderStatus
+    quantity = whole_shares(order.totalQuantity, "order quantity")
+    filled = whole_shares(_filled_shares(trade), "filled quantity")
+    is_trail = order.orderType == "TRAIL"
+    aux = decimal_price(order.auxPrice)
+    last = trade.log[-1] if trade.log else None
+    return OrderRecord(
+        order_id=str(order.orderId),
+        symbol=trade.contract.symbol,
+        side=IB_ACTION_TO_SIDE[order.action],
+        order_type=IB_TO_ORDER_TYPE[order.orderType],
+        quantity=quantity,
+        status=order_status_from_ib(status.status, filled, quantity - filled),
+        role=role,
+        filled=filled,
+        avg_fill_price=_avg_fill_price(trade) if filled else None,
+        limit_price=decimal_price(order.lmtPrice),
+        # For TRAIL, the stop is the current trailing level; auxPrice is the distance.
+        stop_price=decimal_price(order.trailStopPrice) if is_trail else aux,
+        trail_amount=aux if is_trail else None,
+        parent_id=str(order.parentId) if order.parentId else "",
+        oca_group=order.ocaGroup,
+        signal_id=signal_id,
+        broker_status=status.status,
+        message=last.message if last else "",
+        updated_at=last.time if last else None,
+    )
+
+
+def _reported(report: CommissionReport) -> bool:
+    """ib_insync attaches an empty CommissionReport until IB's report for the execution lands."""
+    return bool(report.execId) and report.commission != UNSET_DOUBLE
+
+
+def fill_to_record(fill: Fill) -> FillRecord:
+    """One execution as a FillRecord.
+
+    Before IB's commission report arrives, commission is 0 and ``realized_pnl`` is None
+    ("not known yet"). Once reported, both are kept as IB sends them — including a realized
+    P&L of 0 for an opening fill (ib_insync turns IB's unset value into 0.0), so the journal can
+    simply add them up. IB's realized P&L is net of the commissions of both sides.
+    """
+    execution, report = fill.execution, fill.commissionReport
+    reported = _reported(report)
+    realized = None
+    if reported:
+        realized = decimal_price(report.realizedPNL)
+        realized = Decimal(0) if realized is None else realized
+    return FillRecord(
+        exec_id=execution.execId,
+        order_id=str(execution.orderId),
+        symbol=fill.contract.symbol,
+        side=IB_EXEC_SIDE_TO_SIDE[execution.side],
+        quantity=whole_shares(execution.shares, "execution size"),
+        price=Decimal(str(execution.price)),
+        time=execution.time,
+        commission=Decimal(str(report.commission)) if reported else Decimal(0),
+        realized_pnl=realized,
+    )
+
+
+def position_to_model(ib_position: IbPosition, market_price: Decimal | None = None) -> Position:
+    """An IB position; with a market price, unrealized P&L is (price - avg cost) x quantity.
+
+    IB's ``avgCost`` for stocks already includes the opening commission, so the unrealized
+    figure is net of it. Realized P&L and commissions come from the journal, not from here.
+    """
+    avg_cost = Decimal(str(ib_position.avgCost))
+    quantity = whole_shares(ib_position.position, "position")
+    unrealized = (market_price - avg_cost) * quantity if market_price is not None else Decimal(0)
+    return Position(symbol=ib_position.contract.symbol, quantity=quantity, avg_cost=avg_cost,
+                    unrealized_pnl=unrealized, market_price=market_price)
+
