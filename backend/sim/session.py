@@ -24,8 +24,11 @@ if TYPE_CHECKING:
     from backend.sim.server import SimServer
 
 log = logging.getLogger("sigma9.sim")
-MIN_VERSION = 100
-_HELLO = re.compile(r"^v(\d+)(?:\.\.(\d+))?(?:\s.*)?$")
+MIN_VERSION = 170
+"""Every layout in ``messages`` is right from 170 on (PEG BEST/MID fields in openOrder and
+completedOrder, advancedOrderRejectJson in errors, minSize in contractDetails); older
+clients are refused rather than sent messages they would misread."""
+_HELLO = re.compile(r"^v(\d{1,9})(?:\.\.(\d{1,9}))?(?:\s.*)?$", re.DOTALL)
 
 
 class Session:
@@ -95,7 +98,8 @@ class Session:
                     batch = self.frames.feed(data)
                 except FramingError as exc:
                     log.warning("closing %s: %s", self.peer, exc)
-                    self.error(-1, 320, f"Error reading request: {exc}")
+                    if self.version:  # before the handshake no message format is agreed
+                        self.error(-1, 320, f"Error reading request: {exc}")
                     break
                 for fields in batch:
                     await self.server.wait_unfrozen()
@@ -110,13 +114,15 @@ class Session:
             self.server.forget(self)
 
     def handle(self, fields: list[str]) -> None:
+        if not self.version:
+            self.handshake(fields)
+            return
         try:
-            if not self.version:
-                self.handshake(fields)
-            elif not self.ready:
+            if not self.ready:
                 self.start_api(fields)
             else:
-                msg_id = int(fields[0]) if fields and fields[0].strip().isdigit() else None
+                head = fields[0].strip() if fields else ""
+                msg_id = int(head) if head.isdigit() and len(head) <= 9 else None
                 handler = self.handlers.get(msg_id) if msg_id is not None else None
                 if handler is None:
                     raise ProtocolError(f"unknown or unsupported message id {fields[:1]}")
@@ -138,14 +144,21 @@ class Session:
 
     # -- connection set-up ---------------------------------------------------
     def handshake(self, fields: list[str]) -> None:
+        """Answer ``v<min>..<max>`` with min(max, ours); anything else ends the connection.
+
+        Real TWS closes a connection whose hello it cannot use, without a message: no
+        message format has been agreed yet, so nothing else could be decoded.
+        """
         match = _HELLO.match(fields[0].strip()) if len(fields) == 1 else None
         if not match:
-            raise FramingError("expected 'v<min>..<max>' version negotiation")
+            log.warning("closing %s: expected 'v<min>..<max>', got %r", self.peer, fields[:2])
+            self.close()
+            return
         low = int(match.group(1))
         high = int(match.group(2) or low)
         top = self.server.config.server_version_max
-        if low > top or high < MIN_VERSION:
-            log.warning("client %s wants versions %s..%s; this server speaks %s..%s",
+        if low > top or high < MIN_VERSION or low > high:
+            log.warning("closing %s: client wants versions %s..%s; this server speaks %s..%s",
                         self.peer, low, high, MIN_VERSION, top)
             self.close()
             return

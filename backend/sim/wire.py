@@ -18,9 +18,17 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 UNSET_INT = 2147483647
 UNSET_LONG = 9223372036854775807
 UNSET_DOUBLE = 1.7976931348623157e308
+UNSET_DECIMAL = 2**127 - 1
+"""ibapi's ``UNSET_DECIMAL``: what it sends for a quantity nobody set."""
 _UNSET_SPELLINGS = frozenset(
-    {"", str(UNSET_INT), str(UNSET_LONG), "1.7976931348623157e+308", "1.7976931348623157e308"}
+    {"", str(UNSET_INT), str(UNSET_LONG), str(UNSET_DECIMAL), "1.7976931348623157e+308",
+     "1.7976931348623157e308"}
 )
+_DBL_MAX_PREFIX = "1.797693134862"
+"""Java, Python and .NET spell Double.MAX_VALUE differently; all share this prefix."""
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_EXPONENT = 308
+"""TWS keeps prices and sizes in doubles: a number outside their range is not a price."""
 
 
 class ProtocolError(ValueError):
@@ -32,22 +40,37 @@ class FramingError(ProtocolError):
 
 
 def is_unset(text: str) -> bool:
-    return text.strip().lower() in _UNSET_SPELLINGS
+    lowered = text.strip().lower()
+    if lowered in _UNSET_SPELLINGS:
+        return True
+    if lowered.startswith(_DBL_MAX_PREFIX) and "e" in lowered:
+        try:
+            return float(lowered) >= UNSET_DOUBLE  # "1.79769313486232E+308" reads as inf
+        except ValueError:
+            return False
+    return False
 
 
 def parse_int(text: str, default: int | None = None, name: str = "field") -> int | None:
+    """Integers, also spelled ``100.0``; anything outside 64 bits is not an id or a count."""
     if is_unset(text):
         return default
+    stripped = text.strip()
+    if len(stripped) > 40:
+        raise ProtocolError(f"{name}: expected an integer, got {text[:40]!r}...")
     try:
-        return int(text)
+        value = int(stripped)
     except ValueError:
         try:
-            value = float(text)
+            number = float(stripped)
         except ValueError:
             raise ProtocolError(f"{name}: expected an integer, got {text!r}") from None
-        if not value.is_integer():
+        if not number.is_integer():
             raise ProtocolError(f"{name}: expected an integer, got {text!r}") from None
-        return int(value)
+        value = int(number)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ProtocolError(f"{name}: {text!r} is out of range")
+    return value
 
 
 def parse_decimal(text: str, name: str = "field") -> Decimal | None:
@@ -60,6 +83,8 @@ def parse_decimal(text: str, name: str = "field") -> Decimal | None:
         raise ProtocolError(f"{name}: expected a number, got {text!r}") from None
     if not value.is_finite():
         raise ProtocolError(f"{name}: expected a finite number, got {text!r}")
+    if value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+        raise ProtocolError(f"{name}: {text!r} is out of range")
     return value
 
 
