@@ -402,9 +402,7 @@ class Broker:
             commission=fee, realized=result.realized)
         self.executions.append(record)
         if order.remaining == 0:
-            order.status, order.why_held = "Filled", ""
-            order.completed_time, order.completed_status = self.clock.now(), "Filled"
-            self.oca.discard(order)
+            self._mark_filled(order)
         self.listener.execution(record)
         self.listener.order_update(order, open_order=order.status == "Filled")
         self.listener.commission(record)
@@ -419,10 +417,18 @@ class Broker:
                 self._cancel(sibling, "OCA group cancelled")
                 continue
             sibling.spec.total_qty = max(sibling.spec.total_qty - qty, sibling.filled)
-            if sibling.remaining == 0:
-                self._cancel(sibling, "OCA group reduced to zero")
-            else:
+            if sibling.remaining > 0:
                 self.listener.order_update(sibling, open_order=True)
+            elif sibling.filled > 0:  # cut to what it already executed: complete, not cancelled
+                self._mark_filled(sibling)
+                self.listener.order_update(sibling, open_order=True)
+            else:
+                self._cancel(sibling, "OCA group reduced to zero")
+
+    def _mark_filled(self, order: WorkingOrder) -> None:
+        order.status, order.why_held = "Filled", ""
+        order.completed_time, order.completed_status = self.clock.now(), "Filled"
+        self.oca.discard(order)
 
     def _touch(self, inst: Instrument | None) -> matching.Touch:
         assert inst is not None

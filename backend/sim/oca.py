@@ -6,6 +6,11 @@
 - ocaType 3: reduce without block: members that trade in the same instant
   are all filled before the reduction lands, so the group can overfill.
 Groups are keyed by account and name, because OCA groups are account-wide.
+
+"Block" is per matching pass (one instant): a member that filled part of its
+quantity earlier and now rests unmarketable does not hold the group, because
+that would leave a protective sibling (a stop) unable to execute for as long
+as, say, a partly filled take-profit sits on the book.
 """
 
 from __future__ import annotations
@@ -38,10 +43,8 @@ class OcaBook:
         return [o for o in self.groups.get(key, []) if o is not order and not o.done]
 
     def blocked(self, order: WorkingOrder, executed_this_pass: set[str]) -> bool:
-        """Block (types 1 and 2): one member at a time; a partly filled member holds the group."""
+        """Block (types 1 and 2): once a member executed in this pass, the others wait."""
         key = self.group_key(order)
         if not key or order.spec.oca_type == 3:
             return False
-        if key in executed_this_pass:
-            return True
-        return any(o.filled > 0 and not o.done for o in self.siblings(order))
+        return key in executed_this_pass
