@@ -449,3 +449,15 @@ def test_position_to_model(qty, avg, market, unrealized):
     assert position.market_price == market
     assert position.unrealized_pnl == unrealized
     assert position.protected_by == ()
+
+
+def test_condition_direction_and_price_are_carried():
+    intent = _intent(conditions=(PriceCondition(Decimal("180.55"), is_more=False),
+                                 PriceCondition(Decimal("195.10"), is_more=True)),
+                     conditions_cancel_order=True)
+
+    order = intent_to_ib_order(intent, 7, 0, ACCOUNT, True, CON_ID)
+
+    assert [(c.price, c.isMore, c.conId) for c in order.conditions] == [
+        (180.55, False, CON_ID), (195.10, True, CON_ID)]
+    assert order.conditionsCancelOrder is True
