@@ -389,8 +389,12 @@ class Broker:
     def _execute(self, order: WorkingOrder, qty: Decimal, price: Decimal) -> None:
         spec = order.spec
         side = "BUY" if spec.action == "BUY" else "SELL"
-        fee = matching.commission(qty, price, self.config.commission_per_share,
-                                  self.config.commission_min, self.config.commission_max_pct)
+        cfg = self.config
+        fee = matching.order_commission(
+            order.filled + qty, order.avg_fill_price * order.filled + price * qty,
+            cfg.commission_per_share, cfg.commission_min, cfg.commission_max_pct,
+        ) - order.commission
+        order.commission += fee
         result = self.account.apply_fill(order.instrument, side, qty, price, fee)
         order.apply_fill(qty, price)
         record = ExecutionRecord(

@@ -96,10 +96,21 @@ def execution_price(order_type: str, action: str, touch: Touch, limit: Decimal |
 
 def commission(qty: Decimal, price: Decimal, per_share: Decimal, minimum: Decimal,
                max_pct: Decimal) -> Decimal:
-    """IB fixed rate: per share, at least ``minimum``, at most ``max_pct`` of trade value."""
+    """IB fixed rate for one order: per share, at least ``minimum``, at most ``max_pct`` of
+    the trade value."""
+    return order_commission(qty, qty * price, per_share, minimum, max_pct)
+
+
+def order_commission(qty: Decimal, value: Decimal, per_share: Decimal, minimum: Decimal,
+                     max_pct: Decimal) -> Decimal:
+    """The fixed-rate commission of an order that has executed ``qty`` for ``value`` in all.
+
+    IB's minimum and maximum are per order, not per execution, so an order filled in
+    pieces pays each execution the growth of this total (never negative: it only grows).
+    """
     raw = qty * per_share
-    cap = qty * price * max_pct / 100
-    value = max(raw, minimum)
+    cap = value * max_pct / 100
+    amount = max(raw, minimum)
     if cap > 0:
-        value = min(value, cap)
-    return value.quantize(Decimal("0.0001"))
+        amount = min(amount, cap)
+    return amount.quantize(Decimal("0.0001"))

@@ -28,6 +28,8 @@ class WorkingOrder:
     filled: Decimal = Decimal(0)
     avg_fill_price: Decimal = Decimal(0)
     last_fill_price: Decimal = Decimal(0)
+    commission: Decimal = Decimal(0)
+    """Charged so far over all executions: IB's minimum applies once per order."""
     triggered: bool = False
     resting: bool = False
     """A limit (or triggered stop limit) was unmarketable on a pass: it is on the book, and
@@ -80,6 +82,7 @@ class WorkingOrder:
             "conditions": len(spec.conditions), "triggered": self.triggered,
             "resting": self.resting,
             "avg_fill_price": self.avg_fill_price, "buffered": self.buffered,
+            "commission": self.commission,
             "account": spec.account, "order_ref": spec.order_ref,
         }
 

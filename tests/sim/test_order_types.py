@@ -301,3 +301,16 @@ def test_fixed_rate_commission(sim, ib, aapl, qty, price, fee):
     wait_until(ib, lambda: trade.fills[0].commissionReport.commission, what="commission")
     assert sim.executions()[0]["commission"] == Decimal(fee)
     assert trade.fills[0].commissionReport.commission == pytest.approx(float(fee))
+
+
+def test_commission_minimum_is_charged_once_per_order_over_partial_fills(sim, ib, aapl):
+    sim.set_partial_fills(30)
+    trade = ib.placeOrder(aapl, MarketOrder("BUY", 100))
+    wait_status(ib, trade, "Filled")
+    wait_until(ib, lambda: len(trade.fills) == 4, what="four partial fills")
+    assert [e["shares"] for e in sim.executions()] == [30, 30, 30, 10]
+    assert [e["commission"] for e in sim.executions()] == [Decimal("1")] + [Decimal(0)] * 3
+    assert sim.order(trade.order.orderId)["commission"] == Decimal("1.00")
+    assert sim.account_values()["TotalCashValue"] == Decimal("1000000") - Decimal(
+        "10001") - 1
+    assert sum(f.commissionReport.commission for f in trade.fills) == pytest.approx(1.0)
