@@ -47,6 +47,8 @@ log = logging.getLogger("sigma9.broker")
 CONNECTION_CODES = {1100: ConnectionState.BROKER_LOST, 1101: ConnectionState.CONNECTED,
                     1102: ConnectionState.CONNECTED}
 INFO_CODES = frozenset({2104, 2106, 2158, 2108, 2107, 2119, 202, 399, 1101, 1102})
+CANCEL_REFUSED_CODES = frozenset({10147, 10148, 161})
+"""A cancel that came too late: the order itself is fine (or already done), not failed."""
 
 
 class IBKRConnector(QObject):
@@ -327,7 +329,8 @@ class IBKRConnector(QObject):
             if code == 1101:
                 asyncio.get_event_loop().create_task(self.market.resubscribe())
         trade = self._trade(str(req_id)) if req_id > 0 else None
-        if trade is not None and code not in INFO_CODES and not (2100 <= code < 2200):
+        if (trade is not None and code not in INFO_CODES | CANCEL_REFUSED_CODES
+                and not 2100 <= code < 2200):
             self.order_error.emit(str(req_id), f"IB error {code}: {text}")
         elif req_id > 0 and self.market.owns_request(req_id):
             self.market.on_error(req_id, code, text)

@@ -88,6 +88,8 @@ class OrderManager(ProtectionMixin):
         self.listeners: list[Listener] = []
         self.signals: dict[str, Signal] = {}
         self.pending_tasks: set = set()
+        self.failed_legs: set[str] = set()
+        self.rescued_signals: set[str] = set()
 
     # -- events out -------------------------------------------------------------
     def publish(self, kind: str, **payload: Any) -> None:
@@ -250,11 +252,16 @@ class OrderManager(ProtectionMixin):
         self._store(record, known)
         if record.status is OrderStatus.INACTIVE and record.role is not LegRole.MANUAL:
             self._leg_failed(record, record.message or "order inactive at the broker")
+        if record.role is LegRole.ENTRY and record.filled > 0:
+            self._check_entry_legs(record)
 
     def on_order_error(self, order_id: str, message: str) -> None:
         known = self.orders.get(order_id)
         if known is None:
             log.warning("error for unknown order %s: %s", order_id, message)
+            return
+        if known.status is OrderStatus.FILLED:
+            log.warning("error for filled order %s ignored: %s", order_id, message)
             return
         failed = OrderRecord(**{**known.__dict__, "status": OrderStatus.ERROR,
                                 "message": message, "updated_at": self.now()})

@@ -40,6 +40,9 @@ class ProtectionMixin:
     # -- a leg failed -------------------------------------------------------------------
     def _leg_failed(self: OrderManager, record: OrderRecord, message: str) -> None:
         """Apply the documented rule so nothing stays half-sent (docs/oca.md)."""
+        if record.order_id in self.failed_legs:
+            return
+        self.failed_legs.add(record.order_id)
         self.publish("leg_rejected", order_id=record.order_id, role=record.role.value,
                      symbol=record.symbol, reason=message)
         if record.role is LegRole.ENTRY:
@@ -55,15 +58,26 @@ class ProtectionMixin:
             return
         self._spawn(self._after_fill_failure(record))
 
+    def _check_entry_legs(self: OrderManager, entry: OrderRecord) -> None:
+        """An entry filled although one of its legs failed (the cancel lost the race)."""
+        failed = [r for r in self.legs_of(entry.signal_id) if r.order_id in self.failed_legs]
+        if failed:
+            self._spawn(self._after_fill_failure(failed[0]))
+
     async def _after_fill_failure(self: OrderManager, record: OrderRecord) -> None:
+        signal_id = base_signal_id(record.signal_id)
+        if signal_id in self.rescued_signals:
+            return
+        self.rescued_signals.add(signal_id)
         siblings = [r for r in self.legs_of(base_signal_id(record.signal_id))
                     if r.order_id != record.order_id and not r.status.is_final]
         self._cancel_quietly(siblings)
-        qty = self.position_quantity(record.symbol)
+        entry = self.entry_of(signal_id)
+        # The position report may lag the entry's fill: the entry's own fills count too.
+        qty = max(self.position_quantity(record.symbol), entry.filled if entry else 0)
         if qty <= 0:
             return
         rule = self.settings.risk.on_leg_rejected_after_fill
-        entry = self.entry_of(base_signal_id(record.signal_id))
         if rule == "reprotect" and entry is not None:
             attempt = sum(1 for r in self.orders.values()
                           if r.signal_id.startswith(base_signal_id(record.signal_id) + "~"))
@@ -112,6 +126,14 @@ class ProtectionMixin:
         Returns the symbols that were re-protected.
         """
         for record in self.broker.get_all_orders():
+            if record.order_id == "0" and record.signal_id:
+                # IB's completed orders carry no orderId: find ours by its orderRef.
+                match = next((r for r in self.orders.values() if r.signal_id == record.signal_id
+                              and r.role is record.role), None)
+                if match is None:
+                    continue
+                record = OrderRecord(**{**record.__dict__, "order_id": match.order_id,
+                                        "parent_id": match.parent_id})
             known = self.orders.get(record.order_id)
             if known is not None and not record.signal_id:
                 record = OrderRecord(**{**record.__dict__, "role": known.role,

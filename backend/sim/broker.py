@@ -49,6 +49,8 @@ class Broker:
         self.highest_id: dict[int, int] = {}
         self.oca = OcaBook()
         self.partial_fill_qty: Decimal | None = None
+        self.halted: set[str] = set()
+        """Symbols in a trading halt: orders are accepted and rest, nothing executes."""
         self.paused = False
         """While True the periodic clock pass is skipped, so tests step matching themselves."""
         self._reject_queue: list[tuple[Rejection, Callable[[OrderSpec], bool]]] = []
@@ -88,10 +90,10 @@ class Broker:
             self.listener.order_error(client_id, spec.order_id, 103, "Duplicate order id")
             return
         inst = self._resolve(spec)
-        rejection = self._take_scripted_rejection(spec) or validate_spec(
-            spec, inst, {s.instrument.con_id for s in self.market.symbols.values()},
-            self.config.account) or self._check_parent(client_id, spec) or (
-            self._check_margin(spec, inst) if inst else None)
+        rejection = (self._take_scripted_rejection(spec)
+                     or validate_spec(spec, inst, self._listed_con_ids(), self.config.account)
+                     or self._check_parent(client_id, spec)
+                     or (self._check_margin(spec, inst) if inst else None))
         self.highest_id[client_id] = max(self.highest_id.get(client_id, 0), spec.order_id)
         if rejection is not None:
             self._reject(client_id, spec, inst, rejection)
@@ -116,6 +118,10 @@ class Broker:
         if c.sec_type and c.sec_type.upper() != "STK":
             return None
         return self.market.find(c.symbol, c.con_id)
+
+    def _listed_con_ids(self) -> set[int]:
+        """Conditions may watch any listed contract, not only the one being traded."""
+        return {s.instrument.con_id for s in self.market.symbols.values()}
 
     def _take_scripted_rejection(self, spec: OrderSpec) -> Rejection | None:
         for i, (rejection, match) in enumerate(self._reject_queue):
@@ -199,7 +205,7 @@ class Broker:
                                       "Order rejected - reason:Too late to replace: the order "
                                       f"is {order.status}")
             return
-        problem = validate_spec(spec, order.instrument, {order.instrument.con_id},
+        problem = validate_spec(spec, order.instrument, self._listed_con_ids(),
                                 self.config.account)
         if problem is None and spec.total_qty < order.filled:
             problem = rejected("The new quantity is below the filled quantity")
@@ -211,7 +217,10 @@ class Broker:
         spec.oca_group, spec.oca_type = old.oca_group, old.oca_type
         order.spec = spec
         order.resting = False  # a replaced order arrives anew: marketable, it takes the touch
-        if spec.order_type == "TRAIL" and order.trail_stop is not None and spec.trail_stop_price:
+        if (spec.order_type == "TRAIL" and order.trail_stop is not None
+                and spec.trail_stop_price and spec.trail_stop_price != old.trail_stop_price):
+            # Writing a new trailStopPrice moves the stop; clients re-send the original one
+            # with any other change, which must not undo the ratchet.
             order.trail_stop = spec.trail_stop_price
         self._refresh_hold(order, announce=False)
         self.listener.order_update(order, open_order=True)
@@ -246,15 +255,15 @@ class Broker:
     def _cancel(self, order: WorkingOrder, reason: str) -> None:
         if order.done:
             return
-        was_buffered = order.buffered
+        # An untransmitted order is known to TWS too (ib_insync #71): its cancel is reported
+        # like any other, so the client sees the chain end (unverified; docs/simulator.md).
         order.buffered = False
         order.status = "Cancelled"
         order.completed_time, order.completed_status = self.clock.now(), "Cancelled by " + (
             reason or "Trader")
         self.oca.discard(order)
-        if not was_buffered:
-            self.listener.order_update(order, open_order=False)
-            self.listener.order_error(order.client_id, order.order_id, 202, CANCEL_TEXT + reason)
+        self.listener.order_update(order, open_order=False)
+        self.listener.order_error(order.client_id, order.order_id, 202, CANCEL_TEXT + reason)
         for child in self._children(order):
             if order.filled == 0:
                 self._cancel(child, "parent cancelled")
@@ -338,6 +347,8 @@ class Broker:
                 order.resting = True
             qty = self._executable_qty(order)
             group = self.oca.group_key(order)
+            if symbol in self.halted:
+                price = None
             if price is not None and qty > 0 and not self.oca.blocked(order, executed_groups):
                 self._execute(order, qty, price)
                 if group:

@@ -143,6 +143,13 @@ class SimThread:
                            if code == 201 else f"Rejected by sigma9-sim control (code {code})")
         self.call(lambda s: s.broker.reject_next(code, message, match))
 
+    def halt(self, symbol: str) -> None:
+        """A trading halt in ``symbol``: orders are accepted and rest, nothing executes."""
+        self.call(lambda s: s.broker.halted.add(symbol.upper()))
+
+    def resume_trading(self, symbol: str) -> None:
+        self.call(lambda s: s.broker.halted.discard(symbol.upper()))
+
     def set_partial_fills(self, max_qty_per_fill: int | None) -> None:
         value = Decimal(max_qty_per_fill) if max_qty_per_fill else None
         self.call(lambda s: setattr(s.broker, "partial_fill_qty", value))

@@ -1,0 +1,56 @@
+"""The composition root: builds and wires connector, journal and OrderManager.
+
+The terminal, headless mode and the integration tests all start Sigma9's
+trading core through ``TradingCore.start``, so they run the same wiring.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from backend.broker.connector import IBKRConnector
+from backend.core.journal import Journal
+from backend.core.order_manager import OrderManager
+
+log = logging.getLogger("sigma9")
+
+
+def wire(connector: IBKRConnector, manager: OrderManager) -> None:
+    """Broker events -> OrderManager handlers; reconnects trigger a reconciliation."""
+    connector.order_placed.connect(manager.on_order_status)
+    connector.order_status.connect(manager.on_order_status)
+    connector.order_filled.connect(manager.on_fill)
+    connector.order_error.connect(manager.on_order_error)
+    connector.positions_update.connect(manager.on_positions)
+    connector.tick.connect(manager.on_tick)
+
+    def reconcile_after_reconnect() -> None:
+        manager._spawn(manager.reconcile())
+
+    connector.reconnected.connect(reconcile_after_reconnect)
+
+
+@dataclass
+class TradingCore:
+    settings: object
+    connector: IBKRConnector
+    journal: Journal
+    manager: OrderManager
+
+    @classmethod
+    def build(cls, settings) -> TradingCore:
+        connector = IBKRConnector.from_settings(settings.broker)
+        journal = Journal(settings.journal.path)
+        manager = OrderManager(connector, journal, settings)
+        wire(connector, manager)
+        return cls(settings, connector, journal, manager)
+
+    async def start(self) -> list[str]:
+        """Connect, then rebuild state; returns the symbols that had to be re-protected."""
+        await self.connector.connect()
+        return await self.manager.reconcile()
+
+    async def stop(self) -> None:
+        await self.connector.disconnect()
+        self.journal.close()

@@ -1,0 +1,215 @@
+"""Partial fills, rejections, cancels, dropped connections and restarts, end to end."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from backend.core.models import LegRole, OrderStatus
+from backend.core.order_manager import SignalRefused
+from backend.runtime import TradingCore
+from tests.oms.conftest import broker_orders, eventually, live, make_settings, signal
+
+pytestmark = pytest.mark.asyncio
+EXITS = (LegRole.SAFETY_STOP, LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER)
+
+
+def legs_by_role(manager, entry_id):
+    return {r.role: r for r in manager.legs_of(manager.orders[entry_id].signal_id)}
+
+
+async def test_partial_fills_of_entry_and_exit_keep_the_rest_protected(core, sim):
+    sim.set_partial_fills(40)
+    entry_id = await core.manager.execute_entry(signal())
+    await eventually(lambda: sim.positions().get("AAPL", {}).get("qty") == 100,
+                     what="entry filled in pieces")
+    entry_execs = [e for e in sim.executions() if e["order_id"] == int(entry_id)]
+    assert [e["shares"] for e in entry_execs] == [40, 40, 20]
+    await eventually(lambda: core.manager.track_order(entry_id) is OrderStatus.FILLED,
+                     what="entry FILLED locally after PARTIAL_FILL")
+    legs = legs_by_role(core.manager, entry_id)
+    sim.set_price("AAPL", "97.90")  # the stop triggers and fills 40 at a time
+    stop_id = legs[LegRole.SAFETY_STOP].order_id
+
+    def stop_partially_filled():
+        return broker_orders(sim)[stop_id]["filled"] == 40
+
+    await eventually(stop_partially_filled, what="first partial exit fill")
+    orders = broker_orders(sim)
+    for role in (LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER):
+        sibling = orders[legs[role].order_id]
+        assert sibling["total_qty"] == 60, "ocaType 2 reduced the sibling by the partial fill"
+        assert sibling["status"] != "Cancelled", "the rest is still protected by every leg"
+    await eventually(lambda: sim.positions()["AAPL"]["qty"] == 0, what="stop completes")
+    assert live(broker_orders(sim)) == {}
+
+
+async def test_rejected_leg_before_entry_fill_cancels_the_chain(core, sim):
+    sim.halt("AAPL")  # a trading halt: orders rest, nothing executes
+    sim.reject_next_order(201, "Order rejected - reason:STP not allowed for this contract",
+                          match=lambda spec: spec.order_type == "STP")
+    entry_id = await core.manager.execute_entry(signal())
+    legs = legs_by_role(core.manager, entry_id)
+    stop_id = legs[LegRole.SAFETY_STOP].order_id
+    await eventually(lambda: core.manager.track_order(stop_id) in (
+        OrderStatus.ERROR, OrderStatus.INACTIVE), what="stop leg marked failed")
+    await eventually(lambda: broker_orders(sim)[entry_id]["status"] == "Cancelled",
+                     what="entry cancelled at the broker")
+    sim.resume_trading("AAPL")
+    sim.match()
+    orders = broker_orders(sim)
+    assert live(orders) == {}, "nothing of the chain is left working"
+    assert not sim.positions().get("AAPL", {}).get("qty"), "no position was opened"
+    assert orders[entry_id]["filled"] == 0
+
+
+async def test_rejected_last_leg_leaves_nothing_half_sent(core, sim):
+    """The transmit=True leg is refused, so the chain is never released: cancel the rest."""
+    sim.reject_next_order(201, "Order rejected - reason:TRAIL not allowed for this contract",
+                          match=lambda spec: spec.order_type == "TRAIL")
+    entry_id = await core.manager.execute_entry(signal())
+    await eventually(lambda: broker_orders(sim)[entry_id]["status"] == "Cancelled",
+                     what="the untransmitted entry cancelled")
+    await eventually(lambda: core.manager.track_order(entry_id) is OrderStatus.CANCELLED,
+                     what="local state follows")
+    assert live(broker_orders(sim)) == {} and not sim.positions().get("AAPL")
+    assert not any(o["buffered"] for o in broker_orders(sim).values())
+
+
+async def test_rejected_leg_after_entry_fill_flattens(core, sim):
+    sim.reject_next_order(201, "Order rejected - reason:STP not allowed for this contract",
+                          match=lambda spec: spec.order_type == "STP")
+    # The market entry fills the moment the chain is released, so the rejection lands
+    # after the fill and the configured rule ("flatten", the default) must apply.
+    entry_id = await core.manager.execute_entry(signal())
+    legs = legs_by_role(core.manager, entry_id)
+    stop_id = legs[LegRole.SAFETY_STOP].order_id
+    await eventually(lambda: core.manager.track_order(stop_id) in (
+        OrderStatus.ERROR, OrderStatus.INACTIVE), what="stop leg marked failed")
+    assert broker_orders(sim)[entry_id]["status"] == "Filled", "the entry won the race"
+    await eventually(lambda: not sim.positions().get("AAPL", {}).get("qty"),
+                     what="position flattened after the leg rejection")
+    await eventually(lambda: live(broker_orders(sim)) == {}, what="nothing left working")
+    events = core.journal.events("flattened")
+    assert events and "failed" in events[-1]["payload"]["reason"]
+
+
+async def test_rejected_leg_with_reprotect_rule_resends_protection(sim, tmp_path):
+    settings = make_settings(sim, tmp_path / "j.sqlite3",
+                             risk={"on_leg_rejected_after_fill": "reprotect"})
+    trading = TradingCore.build(settings)
+    await trading.start()
+    try:
+        sim.reject_next_order(201, "Order rejected - reason:no stop today",
+                              match=lambda spec: spec.order_type == "STP")
+        await trading.manager.execute_entry(signal())
+        await eventually(lambda: trading.journal.events("reprotected"), what="re-protection")
+        await eventually(lambda: len([o for o in live(broker_orders(sim)).values()
+                                      if o["parent_id"] == 0]) == 3, what="fresh legs live")
+        fresh = [o for o in live(broker_orders(sim)).values()]
+        assert {o["order_type"] for o in fresh} == {"STP", "MKT", "TRAIL"}
+        assert all(o["total_qty"] == 100 for o in fresh)
+        assert sim.positions()["AAPL"]["qty"] == 100
+    finally:
+        await trading.stop()
+
+
+async def test_cancel_and_cancel_all(core, sim):
+    entry_id = await core.manager.execute_entry(signal())
+    legs = legs_by_role(core.manager, entry_id)
+    await eventually(lambda: len(live(broker_orders(sim))) == 3, what="legs live")
+    core.manager.cancel(legs[LegRole.TIME_STOP].order_id)
+    await eventually(lambda: broker_orders(sim)[legs[LegRole.TIME_STOP].order_id][
+        "status"] == "Cancelled", what="single cancel at the broker")
+    assert len(live(broker_orders(sim))) == 2
+    core.manager.cancel_all()
+    await eventually(lambda: live(broker_orders(sim)) == {}, what="global cancel")
+    await eventually(lambda: all(core.manager.track_order(r.order_id) is OrderStatus.CANCELLED
+                                 for r in legs.values()), what="local state follows")
+
+
+async def test_dropped_connection_reconnects_without_duplicates(core, sim):
+    entry_id = await core.manager.execute_entry(signal())
+    await eventually(lambda: len(live(broker_orders(sim))) == 3, what="legs live")
+    before = broker_orders(sim)
+    sim.drop_connections()
+    await eventually(lambda: not core.connector.is_connected(), what="drop noticed")
+    await eventually(lambda: core.connector.is_connected() and 7 in sim.connected_clients(),
+                     timeout=8, what="automatic reconnect")
+    await eventually(lambda: not core.manager.pending_tasks, what="reconciliation done")
+    after = broker_orders(sim)
+    assert after.keys() == before.keys(), "no order was sent twice"
+    assert len(live(after)) == 3, "protection intact"
+    with pytest.raises(SignalRefused):
+        await core.manager.execute_entry(signal(id=core.manager.orders[entry_id].signal_id))
+    assert broker_orders(sim).keys() == before.keys()
+
+
+async def test_restart_recovers_from_the_journal(sim, tmp_path):
+    journal = tmp_path / "j.sqlite3"
+    first = TradingCore.build(make_settings(sim, journal))
+    await first.start()
+    sig = signal()
+    entry_id = await first.manager.execute_entry(sig)
+    await eventually(lambda: len(live(broker_orders(sim))) == 3, what="legs live")
+    await first.stop()
+
+    second = TradingCore.build(make_settings(sim, journal))
+    try:
+        reprotected = await second.start()
+        assert reprotected == [], "the legs are still live at the broker"
+        manager = second.manager
+        assert manager.track_order(entry_id) is OrderStatus.FILLED
+        assert {r.role for r in manager.legs_of(sig.id)} == set(EXITS)
+        position = manager.get_active_positions()[0]
+        assert position.quantity == 100 and set(position.protected_by) == set(EXITS)
+        with pytest.raises(SignalRefused) as refused:
+            await manager.execute_entry(sig)
+        assert refused.value.code == "duplicate"
+        assert len(broker_orders(sim)) == 4
+    finally:
+        await second.stop()
+
+
+async def test_restart_reprotects_a_naked_position(sim, tmp_path):
+    first = TradingCore.build(make_settings(sim, tmp_path / "j.sqlite3"))
+    await first.start()
+    await first.connector.place_market_order("AAPL", 50, "BUY")  # a manual entry
+    await eventually(lambda: sim.positions().get("AAPL", {}).get("qty") == 50, what="fill")
+    await first.stop()
+    second = TradingCore.build(make_settings(sim, tmp_path / "j.sqlite3"))
+    try:
+        assert await second.start() == ["AAPL"]
+        legs = live(broker_orders(sim))
+        assert sorted(o["order_type"] for o in legs.values()) == ["MKT", "STP", "TRAIL"]
+        assert all(o["total_qty"] == 50 and o["parent_id"] == 0 for o in legs.values())
+        stop = next(o for o in legs.values() if o["order_type"] == "STP")
+        # 2% under the 100.03 average cost (ask 100.01 + $1.00 commission / 50 shares)
+        assert stop["aux_price"] == Decimal("98.03")
+        assert second.journal.events("alert")
+    finally:
+        await second.stop()
+
+
+@pytest.mark.parametrize("bad, code", [
+    ({"symbol": "ZZZZ"}, "unknown_symbol"),
+])
+async def test_bad_signals_are_refused_with_a_reason(core, sim, bad, code):
+    with pytest.raises(SignalRefused) as refused:
+        await core.manager.execute_entry(signal(**bad))
+    assert refused.value.code == code and refused.value.reason
+    assert broker_orders(sim) == {}
+    assert core.journal.events("refused")
+
+
+async def test_one_position_per_symbol_and_no_entry_while_disconnected(core, sim):
+    await core.manager.execute_entry(signal())
+    with pytest.raises(SignalRefused) as second:
+        await core.manager.execute_entry(signal())
+    assert "AAPL" in second.value.reason
+    await core.connector.disconnect()
+    with pytest.raises(SignalRefused) as offline:
+        await core.manager.execute_entry(signal(symbol="MSFT"))
+    assert offline.value.code == "disconnected"
+    assert len(broker_orders(sim)) == 4
