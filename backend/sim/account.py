@@ -1,7 +1,8 @@
 """The simulated account: cash, positions with average cost, P&L and margin.
 
-Average cost includes commissions, as IB reports it; realized P&L is net of
-commissions on both sides. Margin is a plain Reg-T model (50% initial, 25%
+Average cost includes commissions, as IB reports it (a long's cost plus the
+commission, a short's proceeds less it); realized P&L is net of commissions
+on both sides. Margin is a plain Reg-T model (50% initial, 25%
 maintenance on gross position value) with 4x intraday buying power.
 """
 
@@ -49,11 +50,10 @@ class Account:
         signed = qty if side == "BUY" else -qty
         self.cash -= signed * price + fee
         self.commissions += fee
-        realized: Decimal | None = None
         if pos.qty == 0 or (pos.qty > 0) == (signed > 0):
-            cost = pos.avg_cost * abs(pos.qty) + qty * price + fee
+            basis = pos.avg_cost * abs(pos.qty) + _opening_basis(signed, qty, price, fee)
             pos.qty += signed
-            pos.avg_cost = cost / abs(pos.qty)
+            pos.avg_cost = basis / abs(pos.qty)
             return FillResult(None)
         closing = min(qty, abs(pos.qty))
         fee_closing = fee * closing / qty
@@ -65,7 +65,7 @@ class Account:
         if pos.qty == 0:
             pos.avg_cost = Decimal(0)
         elif opening > 0:  # flipped through zero: the rest opens a new position
-            pos.avg_cost = (opening * price + (fee - fee_closing)) / opening
+            pos.avg_cost = _opening_basis(signed, opening, price, fee - fee_closing) / opening
         return FillResult(realized)
 
     # -- valuation ---------------------------------------------------------
@@ -104,6 +104,13 @@ class Account:
         if values["NetLiquidation"] <= 0:
             return Decimal(0)
         return values["ExcessLiquidity"] / values["NetLiquidation"] * 100
+
+
+def _opening_basis(signed: Decimal, qty: Decimal, price: Decimal, fee: Decimal) -> Decimal:
+    """What opening ``qty`` adds to the position's basis: a long's cost includes the
+    commission, a short's proceeds are net of it, so either way the commission counts
+    against the trade when the position is closed."""
+    return qty * price + fee if signed > 0 else qty * price - fee
 
 
 def money(value: Decimal) -> str:

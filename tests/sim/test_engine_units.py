@@ -159,10 +159,23 @@ def test_flip_through_zero_realizes_the_old_side_and_opens_the_new_one():
     # 100 of the 300 close the long (with a third of the fee), 200 open a short
     assert result.realized == (D("110") - D("100.01")) * 100 - 1
     assert pos.qty == -200
-    assert pos.avg_cost == (D("110") * 200 + 2) / 200
+    assert pos.avg_cost == D("109.99")  # a short's proceeds net of its $2 commission share
     cover = acct.apply_fill(AAPL, "BUY", D(200), D("105"), D("1")).realized
-    assert cover == (D("105") - D("110.01")) * 200 * -1 - 1
+    assert cover == D("997")  # sold 200 at 110 less $2, bought back at 105 plus $1
     assert pos.qty == 0
+    assert sum((p.realized for p in acct.positions.values()), D(0)) == result.realized + cover
+    assert acct.cash == D("100000") + result.realized + cover
+
+
+def test_short_round_trip_realized_is_net_of_both_commissions():
+    acct = Account("DU1", D("100000"))
+    acct.apply_fill(AAPL, "SELL", D(100), D("50"), D("1"))
+    assert acct.position(AAPL).avg_cost == D("49.99")
+    realized = acct.apply_fill(AAPL, "SELL", D(100), D("52"), D("1")).realized
+    assert realized is None and acct.position(AAPL).avg_cost == D("50.99")
+    realized = acct.apply_fill(AAPL, "BUY", D(200), D("45"), D("1")).realized
+    assert realized == (D("50") + D("52") - 2 * D("45")) * 100 - 3
+    assert acct.cash == D("100000") + realized
 
 
 def test_account_values_mark_positions_to_market():

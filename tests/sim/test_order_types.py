@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from ib_insync import LimitOrder, MarketOrder, Order, StopLimitOrder, StopOrder
+from ib_insync import LimitOrder, MarketOrder, Order, PriceCondition, StopLimitOrder, StopOrder
 
 from tests.sim.conftest import wait_until
 from tests.sim.orderkit import settle, wait_status
@@ -314,3 +314,58 @@ def test_commission_minimum_is_charged_once_per_order_over_partial_fills(sim, ib
     assert sim.account_values()["TotalCashValue"] == Decimal("1000000") - Decimal(
         "10001") - 1
     assert sum(f.commissionReport.commission for f in trade.fills) == pytest.approx(1.0)
+
+
+def test_short_round_trip_realized_pnl_is_net_of_both_commissions(sim, ib, aapl):
+    short = ib.placeOrder(aapl, MarketOrder("SELL", 100))
+    wait_status(ib, short, "Filled")
+    assert sim.positions()["AAPL"]["avg_cost"] == Decimal("99.98")  # proceeds less $1
+    sim.set_price("AAPL", "98.00")
+    cover = ib.placeOrder(aapl, MarketOrder("BUY", 100))
+    wait_status(ib, cover, "Filled")
+    wait_until(ib, lambda: cover.fills[0].commissionReport.commission, what="commission")
+    expected = (Decimal("99.99") - Decimal("98.01")) * 100 - 2
+    assert sim.positions()["AAPL"]["realized"] == expected == Decimal("196.00")
+    assert cover.fills[0].commissionReport.realizedPNL == pytest.approx(196.00)
+    assert sim.account_values()["TotalCashValue"] == Decimal("1000000") + expected
+
+
+def test_modifying_a_trail_keeps_its_ratcheted_stop_unless_the_stop_is_rewritten(
+        sim, ib, aapl):
+    order = trail("SELL", 100, auxPrice=2.00, trailStopPrice=99.00)
+    trade = ib.placeOrder(aapl, order)
+    wait_status(ib, trade, "PreSubmitted")
+    sim.set_price("AAPL", "105.00")
+    sim.set_price("AAPL", "104.00")
+    assert sim.order(order.orderId)["trail_stop"] == Decimal("103.00")
+
+    order.totalQuantity = 50  # trailStopPrice is re-sent unchanged: the stop must not drop
+    ib.placeOrder(aapl, order)
+    wait_until(ib, lambda: trade.orderStatus.remaining == 50, what="the new quantity")
+    assert sim.order(order.orderId)["trail_stop"] == Decimal("103.00")
+
+    order.trailStopPrice = 103.50  # writing trailStopPrice is how a trail is moved
+    ib.placeOrder(aapl, order)
+    wait_until(ib, lambda: sim.order(order.orderId)["trail_stop"] == Decimal("103.50"),
+               what="the moved stop")
+    sim.set_price("AAPL", "103.50")
+    wait_status(ib, trade, "Filled")
+    assert trade.orderStatus.filled == 50
+
+
+def test_modifying_an_order_conditioned_on_another_symbol(sim, ib, aapl):
+    errors = []
+    ib.errorEvent += lambda req_id, code, text, contract: errors.append(code)
+    sim.set_price("MSFT", "400.00")
+    cond = PriceCondition(price=410.0, conId=272093, exch="SMART", isMore=True)
+    order = LimitOrder("BUY", 100, 95.00, conditions=[cond])
+    trade = ib.placeOrder(aapl, order)
+    wait_status(ib, trade, "PreSubmitted")
+    order.lmtPrice = 96.00
+    ib.placeOrder(aapl, order)
+    wait_until(ib, lambda: sim.order(order.orderId)["lmt_price"] == Decimal("96.0"),
+               what="the modification at the broker")
+    settle(ib)
+    assert trade.orderStatus.status == "PreSubmitted" and errors == []
+    sim.set_price("MSFT", "410.00")
+    wait_status(ib, trade, "Submitted")
