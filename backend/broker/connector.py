@@ -216,17 +216,20 @@ class IBKRConnector(QObject):
             raise BrokerError("one chain must trade one symbol")
         contract, info = await self._qualify(symbol)
         ids = [self.ib.client.getReqId() for _ in intents]
-        parent_id = ids[0] if parent else 0
-        records = []
-        for index, (order_id, intent) in enumerate(zip(ids, intents, strict=True)):
-            last = index == len(intents) - 1
-            attached = parent is not None and index > 0 and intent.attach_to_parent
-            transmit = last if parent is not None else True
-            order = mapping.intent_to_ib_order(intent, order_id, parent_id if attached else 0,
-                                               self.account, transmit, info.con_id)
-            trade = self.ib.placeOrder(contract, order)
-            record = self._record(trade)
-            records.append(record)
+        orders = mapping.chain_orders(parent, list(children), ids, self.account, info.con_id)
+        trades: list[Trade] = []
+        try:
+            for order in orders:
+                trades.append(self.ib.placeOrder(contract, order))
+        except Exception as exc:
+            # Nothing half-sent: whatever left already is cancelled (untransmitted included).
+            for trade in trades:
+                try:
+                    self.ib.cancelOrder(trade.order)
+                except Exception:
+                    log.exception("could not cancel %s after a failed send", trade.order.orderId)
+            raise BrokerError(f"the order chain for {symbol} could not be sent: {exc}") from None
+        records = [self._record(t) for t in trades]
         for record in records:
             self.order_placed.emit(record)
         return [r.order_id for r in records]

@@ -294,3 +294,28 @@ def position_to_model(ib_position: IbPosition, market_price: Decimal | None = No
     return Position(symbol=ib_position.contract.symbol, quantity=quantity, avg_cost=avg_cost,
                     unrealized_pnl=unrealized, market_price=market_price)
 
+
+
+def chain_orders(parent: OrderIntent | None, children: list[OrderIntent], ids: list[int],
+                 account: str, con_id: int) -> list[Order]:
+    """The orders of one transmit chain, parent first, with parentId and transmit set [P1].
+
+    With a parent: every order but the last goes with ``transmit=False`` and attached
+    legs carry the parent's id, so the final ``transmit=True`` releases the set at once and
+    the entry never reaches the broker without its stop. Without a parent (protecting a
+    position that already exists) each order transmits itself.
+    """
+    intents = ([parent] if parent is not None else []) + list(children)
+    if len(ids) != len(intents):
+        raise ValueError(f"{len(intents)} orders need {len(intents)} reserved ids, got {len(ids)}")
+    if len(set(ids)) != len(ids):
+        raise ValueError("order ids in one chain must be distinct")
+    parent_id = ids[0] if parent is not None else 0
+    orders = []
+    for index, (order_id, intent) in enumerate(zip(ids, intents, strict=True)):
+        is_child = parent is not None and index > 0
+        transmit = index == len(intents) - 1 if parent is not None else True
+        attached_to = parent_id if is_child and intent.attach_to_parent else 0
+        orders.append(intent_to_ib_order(intent, order_id, attached_to, account, transmit,
+                                         con_id))
+    return orders
