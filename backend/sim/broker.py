@@ -13,17 +13,16 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
-from backend.sim import matching
-from backend.sim.account import BUYING_POWER_MULTIPLE, Account, Position
+from backend.sim import activation, matching
+from backend.sim.account import Account, Position
 from backend.sim.clock import SimClock
-from backend.sim.conditions import QuoteView, conditions_met
+from backend.sim.conditions import QuoteView
 from backend.sim.config import SimConfig
 from backend.sim.market import Market
 from backend.sim.models import Instrument, OrderSpec
 from backend.sim.oca import OcaBook
-from backend.sim.orders import STOP_TYPES, ExecutionRecord, WorkingOrder
-from backend.sim.timefmt import parse_ib_time
-from backend.sim.validation import Rejection, rejected, validate_spec
+from backend.sim.orders import ExecutionRecord, WorkingOrder
+from backend.sim.validation import Rejection, check_buying_power, rejected, validate_spec
 
 CANCEL_TEXT = "Order Canceled - reason:"
 
@@ -139,24 +138,13 @@ class Broker:
         return None
 
     def _check_margin(self, spec: OrderSpec, inst: Instrument) -> Rejection | None:
-        """Opening exposure must fit intraday buying power; closing orders always pass."""
+        """Opening exposure must fit intraday buying power; attached orders only close."""
         if spec.parent_id:
             return None
         pos = self.account.positions.get(inst.con_id)
-        held = pos.qty if pos else Decimal(0)
-        closable = max(-held, Decimal(0)) if spec.action == "BUY" else max(held, Decimal(0))
-        opening = spec.total_qty - closable
-        if opening <= 0:
-            return None
-        price = spec.lmt_price or self.market.quote(inst.symbol).ask
-        needed = opening * price / BUYING_POWER_MULTIPLE
-        available = self.account.values(self.marks())["AvailableFunds"]
-        if needed > available:
-            return rejected(
-                f"YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR "
-                f"AVAILABLE FUNDS [{available:.2f} USD] MUST EXCEED THE INITIAL MARGIN "
-                f"[{needed:.2f} USD]")
-        return None
+        return check_buying_power(
+            spec, pos.qty if pos else Decimal(0), spec.lmt_price or self.market.quote(
+                inst.symbol).ask, self.account.values(self.marks())["AvailableFunds"])
 
     def _reject(self, client_id: int, spec: OrderSpec, inst: Instrument | None,
                 rejection: Rejection) -> None:
@@ -276,37 +264,23 @@ class Broker:
                        and o.spec.parent_id == order.order_id and not o.done),
                       key=lambda o: o.seq)
 
-    # -- holding and activation ---------------------------------------------
-    def _hold_reason(self, order: WorkingOrder) -> tuple[str | None, str]:
-        spec = order.spec
-        if spec.parent_id:
-            parent = self.orders.get((order.client_id, spec.parent_id))
-            if parent is not None and parent.filled == 0:
-                return "parent", "trigger" if spec.order_type in STOP_TYPES else "child"
-        if spec.good_after_time and self.clock.now() < _epoch(spec.good_after_time):
-            return "good_after_time", ""
-        if spec.conditions and not spec.conditions_cancel_order and not order.conditions_done:
-            if not conditions_met(spec.conditions, self, order.placed_at):
-                return "conditions", ""
-            order.conditions_done = True
-        return None, "trigger" if spec.order_type in STOP_TYPES and not order.triggered else ""
+    # -- holding and activation (rules in ``activation``) ------------------------
+    def _parent(self, order: WorkingOrder) -> WorkingOrder | None:
+        if not order.spec.parent_id:
+            return None
+        return self.orders.get((order.client_id, order.spec.parent_id))
 
     def _refresh_hold(self, order: WorkingOrder, announce: bool = True) -> None:
-        held_by, why = self._hold_reason(order)
-        status = "PreSubmitted" if held_by or why == "trigger" else "Submitted"
+        held_by, why = activation.hold_reason(order, self._parent(order), self.clock.now(), self)
+        status = activation.status_for(held_by, why)
         changed = (held_by, why, status) != (order.held_by, order.why_held, order.status)
         order.held_by, order.why_held, order.status = held_by, why, status
         if changed and announce:
             self.listener.order_update(order, open_order=True)
 
     def _start_trail_if_active(self, order: WorkingOrder) -> None:
-        spec = order.spec
-        if spec.order_type != "TRAIL" or order.held_by or order.trail_stop is not None:
-            return
-        touch = self._touch(order.instrument)
-        order.trail_stop = matching.initial_trail_stop(
-            spec.action, touch, spec.aux_price, spec.trailing_percent, spec.trail_stop_price,
-            order.instrument.min_tick)
+        if order.spec.order_type == "TRAIL":
+            activation.start_trail(order, self._touch(order.instrument))
 
     # -- matching --------------------------------------------------------------
     def on_market(self, symbol: str) -> None:
@@ -363,27 +337,13 @@ class Broker:
             self._apply_oca(order, qty)
 
     def _expire_or_cancel_on_conditions(self, order: WorkingOrder) -> bool:
-        spec = order.spec
-        if spec.tif == "GTD" and spec.good_till_date and (
-                self.clock.now() >= _epoch(spec.good_till_date)):
-            self._cancel(order, "good till date reached")
-            return True
-        if spec.conditions and spec.conditions_cancel_order and conditions_met(
-                spec.conditions, self, order.placed_at):
-            self._cancel(order, "conditions met")
-            return True
-        return False
+        reason = activation.cancel_reason(order, self.clock.now(), self)
+        if reason is not None:
+            self._cancel(order, reason)
+        return reason is not None
 
     def _trail_and_trigger(self, order: WorkingOrder, touch: matching.Touch) -> None:
-        spec = order.spec
-        if spec.order_type == "TRAIL" and order.trail_stop is not None and not order.triggered:
-            order.trail_stop = matching.next_trail_stop(
-                spec.action, order.trail_stop, touch, spec.aux_price, spec.trailing_percent,
-                order.instrument.min_tick)
-        stop = order.trail_stop if spec.order_type == "TRAIL" else spec.aux_price
-        if (spec.order_type in STOP_TYPES and not order.triggered and stop is not None
-                and matching.stop_triggered(spec.action, stop, touch)):
-            order.triggered = True
+        if activation.ratchet_and_trigger(order, touch):
             order.status, order.why_held = "Submitted", ""
             self.listener.order_update(order, open_order=True)
 
@@ -468,6 +428,3 @@ class Broker:
     def now(self) -> float:
         return self.clock.now()
 
-
-def _epoch(ib_time: str) -> float:
-    return parse_ib_time(ib_time)[0].timestamp()

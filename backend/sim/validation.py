@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from backend.sim.account import BUYING_POWER_MULTIPLE
 from backend.sim.conditions import validate_condition
 from backend.sim.models import SUPPORTED_ORDER_TYPES, Instrument, OrderSpec
 from backend.sim.timefmt import TimeFormatError, parse_ib_time
@@ -100,4 +101,23 @@ def _missing_prices(spec: OrderSpec) -> str | None:
             return "Prices must not be negative"
     if spec.trailing_percent is not None and not Decimal(0) < spec.trailing_percent < 100:
         return "The trailing percent must be between 0 and 100"
+    return None
+
+
+def check_buying_power(spec: OrderSpec, held: Decimal, price: Decimal,
+                       available: Decimal) -> Rejection | None:
+    """The opening part of an order must fit intraday buying power; closing always passes.
+
+    ``held`` is the signed position, ``price`` the order's limit or else the ask.
+    """
+    closable = max(-held, Decimal(0)) if spec.action == "BUY" else max(held, Decimal(0))
+    opening = spec.total_qty - closable
+    if opening <= 0:
+        return None
+    needed = opening * price / BUYING_POWER_MULTIPLE
+    if needed > available:
+        return rejected(
+            f"YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR "
+            f"AVAILABLE FUNDS [{available:.2f} USD] MUST EXCEED THE INITIAL MARGIN "
+            f"[{needed:.2f} USD]")
     return None

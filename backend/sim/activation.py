@@ -1,0 +1,78 @@
+"""Whether an accepted order may execute now, when it expires, and when a stop fires.
+
+TWS holds an accepted order PreSubmitted for several reasons: its parent has
+not filled, its goodAfterTime has not come, its activation conditions are
+unmet, or it is a stop waiting for its trigger. These rules are functions of
+the order and of what it depends on (its parent, the clock, a market view),
+kept apart from the broker, which owns the lifecycle and reports changes.
+"""
+
+from __future__ import annotations
+
+from backend.sim import matching
+from backend.sim.conditions import MarketView, conditions_met
+from backend.sim.orders import STOP_TYPES, WorkingOrder
+from backend.sim.timefmt import parse_ib_time
+
+
+def epoch(ib_time: str) -> float:
+    return parse_ib_time(ib_time)[0].timestamp()
+
+
+def hold_reason(order: WorkingOrder, parent: WorkingOrder | None, now: float,
+                view: MarketView) -> tuple[str | None, str]:
+    """(held_by, whyHeld): held_by is 'parent', 'good_after_time', 'conditions' or None;
+    whyHeld is what TWS reports ('child' or 'trigger' under an unfilled parent, 'trigger'
+    for a working stop). Activation conditions, once met, stay met (``conditions_done``)."""
+    spec = order.spec
+    if parent is not None and parent.filled == 0:
+        return "parent", "trigger" if spec.order_type in STOP_TYPES else "child"
+    if spec.good_after_time and now < epoch(spec.good_after_time):
+        return "good_after_time", ""
+    if spec.conditions and not spec.conditions_cancel_order and not order.conditions_done:
+        if not conditions_met(spec.conditions, view, order.placed_at):
+            return "conditions", ""
+        order.conditions_done = True
+    return None, "trigger" if spec.order_type in STOP_TYPES and not order.triggered else ""
+
+
+def status_for(held_by: str | None, why_held: str) -> str:
+    return "PreSubmitted" if held_by or why_held == "trigger" else "Submitted"
+
+
+def cancel_reason(order: WorkingOrder, now: float, view: MarketView) -> str | None:
+    """Why a working order ends without executing now: GTD reached, or its conditions met
+    in ``conditionsCancelOrder`` mode."""
+    spec = order.spec
+    if spec.tif == "GTD" and spec.good_till_date and now >= epoch(spec.good_till_date):
+        return "good till date reached"
+    if spec.conditions and spec.conditions_cancel_order and conditions_met(
+            spec.conditions, view, order.placed_at):
+        return "conditions met"
+    return None
+
+
+def start_trail(order: WorkingOrder, touch: matching.Touch) -> None:
+    """A trailing stop starts trailing when it becomes active, from the market then."""
+    spec = order.spec
+    if spec.order_type != "TRAIL" or order.held_by or order.trail_stop is not None:
+        return
+    order.trail_stop = matching.initial_trail_stop(
+        spec.action, touch, spec.aux_price, spec.trailing_percent, spec.trail_stop_price,
+        order.instrument.min_tick)
+
+
+def ratchet_and_trigger(order: WorkingOrder, touch: matching.Touch) -> bool:
+    """Move a trail's stop with the market, then trigger a stop type whose stop was
+    reached; True when it triggered just now."""
+    spec = order.spec
+    if spec.order_type == "TRAIL" and order.trail_stop is not None and not order.triggered:
+        order.trail_stop = matching.next_trail_stop(
+            spec.action, order.trail_stop, touch, spec.aux_price, spec.trailing_percent,
+            order.instrument.min_tick)
+    stop = order.trail_stop if spec.order_type == "TRAIL" else spec.aux_price
+    if (spec.order_type in STOP_TYPES and not order.triggered and stop is not None
+            and matching.stop_triggered(spec.action, stop, touch)):
+        order.triggered = True
+        return True
+    return False
