@@ -253,11 +253,24 @@ class Broker:
         self.listener.order_update(order, open_order=False)
         self.listener.order_error(order.client_id, order.order_id, 202, CANCEL_TEXT + reason)
         for child in self._children(order):
-            if order.filled == 0:
+            cut = child.filled + max(self._parent_qty_open(child, order), Decimal(0))
+            if cut == 0:
                 self._cancel(child, "parent cancelled")
-            elif child.spec.total_qty > order.filled:
-                child.spec.total_qty = max(order.filled, child.filled)
+            elif child.spec.total_qty > cut:
+                child.spec.total_qty = cut
+                if child.remaining == 0:
+                    self._mark_filled(child)
                 self.listener.order_update(child, open_order=True)
+
+    def _parent_qty_open(self, child: WorkingOrder, parent: WorkingOrder) -> Decimal:
+        """What the parent has filled that neither this child nor its OCA alternatives
+        under the same parent have closed yet: they are exits of the same shares."""
+        group = self.oca.group_key(child)
+        closed = sum((o.filled for o in self.orders.values()
+                      if o.client_id == child.client_id and o.spec.parent_id == parent.order_id
+                      and (o is child or (group and self.oca.group_key(o) == group))),
+                     Decimal(0))
+        return parent.filled - closed
 
     def _children(self, order: WorkingOrder) -> list[WorkingOrder]:
         return sorted((o for o in self.orders.values() if o.client_id == order.client_id
@@ -349,10 +362,9 @@ class Broker:
 
     def _executable_qty(self, order: WorkingOrder) -> Decimal:
         qty = order.remaining
-        if order.spec.parent_id:
-            parent = self.orders.get((order.client_id, order.spec.parent_id))
-            if parent is not None:
-                qty = min(qty, parent.filled - order.filled)
+        parent = self._parent(order)
+        if parent is not None:
+            qty = min(qty, self._parent_qty_open(order, parent))
         if self.partial_fill_qty is not None:
             qty = min(qty, self.partial_fill_qty)
         return max(qty, Decimal(0))

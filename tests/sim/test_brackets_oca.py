@@ -51,6 +51,12 @@ def buy_position(sim, ib: IB, contract: Contract, qty: int = 100) -> None:
     assert sim.positions()["AAPL"]["qty"] == qty
 
 
+def wait_released(ib: IB, sim, count: int) -> None:
+    """placeOrder only queues bytes: wait until the broker holds the transmitted chain."""
+    wait_until(ib, lambda: len(sim.orders()) == count
+               and not any(o["buffered"] for o in sim.orders()), what="the chain at the broker")
+
+
 # -- brackets --------------------------------------------------------------------
 
 def test_nothing_reaches_the_broker_until_the_last_child_transmits(sim, ib, aapl):
@@ -58,6 +64,7 @@ def test_nothing_reaches_the_broker_until_the_last_child_transmits(sim, ib, aapl
                                  StopOrder("SELL", 100, 95.00))
     t_parent = ib.placeOrder(aapl, parent)
     t_take = ib.placeOrder(aapl, take)
+    wait_until(ib, lambda: len(sim.orders()) == 2, what="both orders at the broker")
     settle(ib)
     held = sim.orders()
     assert [(o["order_id"], o["buffered"], o["status"]) for o in held] == [
@@ -326,3 +333,66 @@ def test_exit_group_time_leg_partially_fills_then_the_stop_takes_over(sim, ib, a
     assert sim.positions()["AAPL"]["qty"] == 0
     assert sold(sim) == 100
     assert sim.order(ids["trail"])["filled"] == 0
+
+
+def test_cancelled_partly_filled_parent_cuts_children_to_the_shares_still_held(sim, ib, aapl):
+    """Entry fills 60 of 100, the time exit sells 30, the entry is cancelled: the stop must
+    protect the 30 still held, not the 60 the entry bought."""
+    entry = LimitOrder("BUY", 100, 100.05)
+    stop = StopOrder("SELL", 100, 95.00)
+    time_exit = MarketOrder("SELL", 100, goodAfterTime=ib_time(sim.now() + 600))
+    for leg in (stop, time_exit):
+        leg.ocaGroup, leg.ocaType = "CUT", 2
+    bracket(ib, entry, stop, time_exit)
+    with sim.paused():
+        sim.set_partial_fills(30)
+        _, t_stop, t_time = [ib.placeOrder(aapl, o) for o in (entry, stop, time_exit)]
+        wait_released(ib, sim, 3)
+        sim.match()
+        assert sim.order(entry.orderId)["filled"] == 60
+        sim.set_price("AAPL", "101.00")  # the entry stops filling
+        sim.advance_time(601)            # the time exit sells 30 of the 60
+        assert sim.order(time_exit.orderId)["filled"] == 30
+        assert sim.positions()["AAPL"]["qty"] == 30
+
+        ib.cancelOrder(entry)  # (ib_insync may call a transmit=False order Cancelled at once)
+        wait_until(ib, lambda: sim.order(entry.orderId)["status"] == "Cancelled",
+                   what="the entry cancelled at the broker")
+        assert sim.order(entry.orderId)["filled"] == 60
+        assert sim.order(stop.orderId)["remaining"] == 30
+        wait_until(ib, lambda: t_stop.order.totalQuantity == 30, what="stop cut at client")
+
+        sim.set_partial_fills(None)
+        sim.set_price("AAPL", "94.00")  # the stop triggers: it may sell only what is held
+        sim.match(2)
+    wait_until(ib, lambda: t_stop.isDone() and t_time.isDone(), what="exits done")
+    assert sim.positions()["AAPL"]["qty"] == 0
+    assert sold(sim) == 60
+
+
+def test_oca_children_of_a_partly_filled_parent_share_its_filled_quantity(sim, ib, aapl):
+    """While the entry is still working, an exit may sell only what the entry bought and
+    the other exits have not already sold."""
+    entry = LimitOrder("BUY", 100, 100.05)
+    stop = StopOrder("SELL", 100, 95.00)
+    time_exit = MarketOrder("SELL", 100, goodAfterTime=ib_time(sim.now() + 600))
+    for leg in (stop, time_exit):
+        leg.ocaGroup, leg.ocaType = "SHARE", 3  # no block: both may trade in one pass
+    bracket(ib, entry, stop, time_exit)
+    with sim.paused():
+        sim.set_partial_fills(30)
+        for order in (entry, stop, time_exit):
+            ib.placeOrder(aapl, order)
+        wait_released(ib, sim, 3)
+        sim.match()
+        sim.set_price("AAPL", "101.00")
+        assert sim.order(entry.orderId)["filled"] == 60
+        sim.set_partial_fills(None)
+        sim.advance_time(601)  # the time exit alone may sell the 60 held
+        assert sim.order(time_exit.orderId)["filled"] == 60
+        sim.set_price("AAPL", "94.00")  # the entry fills its last 40 at its limit...
+        sim.match()
+    # ... and the stop may sell those 40, not 100 - 0 of its own
+    assert sim.order(entry.orderId)["filled"] == 100
+    assert sim.positions()["AAPL"]["qty"] == 0
+    assert sold(sim) == 100
