@@ -11,7 +11,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from ib_insync import IB, Contract, LimitOrder, MarketOrder, Order, StopOrder, Trade
+from ib_insync import (
+    IB,
+    Contract,
+    LimitOrder,
+    MarketOrder,
+    Order,
+    StopOrder,
+    TimeCondition,
+    Trade,
+)
 
 from tests.sim.conftest import wait_until
 from tests.sim.orderkit import ib_time, log_statuses, settle, wait_status
@@ -159,8 +168,8 @@ def test_bracket_child_partial_fill_reduces_the_other_child(sim, ib, aapl):
         sim.set_price("AAPL", "105.01")
         assert sim.order(take.orderId)["filled"] == 30
         assert sim.order(stop.orderId)["total_qty"] == 70
-        wait_until(ib, lambda: t_stop.order.totalQuantity == 70, what="stop reduced at client")
-        assert t_stop.orderStatus.remaining == 70
+        wait_until(ib, lambda: t_stop.order.totalQuantity == 70
+                   and t_stop.orderStatus.remaining == 70, what="stop reduced at client")
         sim.match(3)
     wait_status(ib, t_take, "Filled")
     wait_status(ib, t_stop, "Cancelled")
@@ -205,8 +214,8 @@ def test_oca_type2_reduces_siblings_and_blocks_so_only_one_executes(sim, ib, aap
         assert sim.order(a)["filled"] == 30 and sim.order(b)["filled"] == 0
         state = sim.order(b)
         assert (state["total_qty"], state["remaining"], state["status"]) == (70, 70, "Submitted")
-        wait_until(ib, lambda: tb.order.totalQuantity == 70, what="reduced quantity via openOrder")
-        assert tb.orderStatus.remaining == 70
+        wait_until(ib, lambda: tb.order.totalQuantity == 70 and tb.orderStatus.remaining == 70,
+                   what="reduced quantity via openOrder and orderStatus")
 
         sim.match()
         assert (sim.order(a)["filled"], sim.order(b)["total_qty"]) == (60, 40)
@@ -271,14 +280,21 @@ def test_oca_type3_full_fills_in_one_pass_overfill_completely(sim, ib, aapl):
 
 # -- the three-leg exit group ----------------------------------------------------
 
-def exit_group(ib: IB, sim, contract: Contract, group: str) -> dict[str, Trade]:
-    """Entry BUY 100 at market; exits STP 95, TRAIL 3.00 and a time-exit MKT (GAT in
-    10 minutes), all children of the entry in one ocaType 2 group."""
+def exit_group(ib: IB, sim, contract: Contract, group: str,
+               time_leg: str = "gat") -> dict[str, Trade]:
+    """Entry BUY 100 at market; exits STP 95, TRAIL 3.00 and a time-exit MKT due in 10
+    minutes (goodAfterTime, or a TimeCondition), all children of the entry in one
+    ocaType 2 group."""
     entry = MarketOrder("BUY", 100)
+    due = ib_time(sim.now() + 600)
+    if time_leg == "gat":
+        time_exit = MarketOrder("SELL", 100, goodAfterTime=due)
+    else:
+        time_exit = MarketOrder("SELL", 100, conditions=[TimeCondition(isMore=True, time=due)])
     legs = {
         "stop": StopOrder("SELL", 100, 95.00),
         "trail": Order(action="SELL", totalQuantity=100, orderType="TRAIL", auxPrice=3.00),
-        "time": MarketOrder("SELL", 100, goodAfterTime=ib_time(sim.now() + 600)),
+        "time": time_exit,
     }
     for leg in legs.values():
         leg.ocaGroup, leg.ocaType, leg.tif = group, 2, "GTC"
@@ -315,9 +331,12 @@ def test_exit_group_partial_fill_of_one_leg_leaves_the_rest_protected(sim, ib, a
     assert sold(sim) == 100
 
 
-def test_exit_group_time_leg_partially_fills_then_the_stop_takes_over(sim, ib, aapl):
-    trades = exit_group(ib, sim, aapl, "EXIT2")
+@pytest.mark.parametrize("time_leg", ["gat", "condition"])
+def test_exit_group_time_leg_partially_fills_then_the_stop_takes_over(sim, ib, aapl, time_leg):
+    trades = exit_group(ib, sim, aapl, f"EXIT2{time_leg}", time_leg)
     ids = {name: t.order.orderId for name, t in trades.items()}
+    held_by = {"gat": "good_after_time", "condition": "conditions"}[time_leg]
+    assert sim.order(ids["time"])["held_by"] == held_by
     with sim.paused():
         sim.set_partial_fills(30)
         sim.advance_time(601)  # the time exit comes due: one pass, 30 shares
