@@ -12,20 +12,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import NoReturn
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (see pyproject)
+    import tomli as tomllib
 
 from backend.sim.config import SimConfig
 from backend.sim.server import SimServer
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr (and exit 2), not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sigma9-sim", description="A local TWS for Sigma9 and "
-                                "any TWS API client, over a simulated market and broker.")
+    p = _Parser(prog="sigma9-sim", description="A local TWS for Sigma9 and "
+                "any TWS API client, over a simulated market and broker.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     p.add_argument("--port", type=int, default=4002, help="TCP port (0 picks a free one)")
     p.add_argument("--symbols", default="AAPL,MSFT,TSLA", help="comma-separated symbols")
@@ -38,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--commission-per-share", default="0.005")
     p.add_argument("--commission-min", default="1.00")
     p.add_argument("--scenario", type=Path, help="TOML file with [[script]] price paths")
-    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
     return p
 
 
@@ -74,10 +89,31 @@ def load_scenario(path: Path) -> list[dict]:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"--scenario: {path} is not valid TOML: {exc}") from None
     scripts = data.get("script", [])
-    for i, item in enumerate(scripts):
-        if not item.get("symbol") or not item.get("points"):
-            raise ValueError(f"--scenario: script #{i + 1} needs 'symbol' and 'points'")
-    return scripts
+    if not isinstance(scripts, list):
+        raise ValueError(f"--scenario: {path}: 'script' must be an array of tables")
+    return [_check_script(i + 1, item) for i, item in enumerate(scripts)]
+
+
+def _check_script(number: int, item: object) -> dict:
+    """Refuse a malformed script before the server starts, naming what is wrong."""
+    where = f"--scenario: script #{number}"
+    if not isinstance(item, dict) or not item.get("symbol") or not item.get("points"):
+        raise ValueError(f"{where} needs 'symbol' and 'points'")
+    if not isinstance(item["symbol"], str) or not item["symbol"].strip().isalnum():
+        raise ValueError(f"{where}: symbol {item['symbol']!r} is not a ticker")
+    if item.get("then", "hold") not in ("hold", "walk"):
+        raise ValueError(f"{where}: then must be 'hold' or 'walk', not {item['then']!r}")
+    points = []
+    for point in item["points"]:
+        try:
+            seconds, price = point
+            points.append((float(seconds), Decimal(str(price))))
+        except (TypeError, ValueError, InvalidOperation):
+            raise ValueError(f"{where}: point {point!r} is not [seconds, price]") from None
+        if points[-1][0] < 0 or not points[-1][1].is_finite() or points[-1][1] <= 0:
+            raise ValueError(f"{where}: point {point!r} needs seconds >= 0 and a price > 0")
+    return {"symbol": item["symbol"].strip().upper(), "points": points,
+            "then": item.get("then", "hold")}
 
 
 async def serve(config: SimConfig, scripts: list[dict]) -> None:
@@ -85,19 +121,21 @@ async def serve(config: SimConfig, scripts: list[dict]) -> None:
     await server.start()
     for item in scripts:
         server.market.list_symbol(item["symbol"])
-        server.market.script(item["symbol"], [tuple(p) for p in item["points"]],
-                             item.get("then", "hold"))
+        server.market.script(item["symbol"], item["points"], item["then"])
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print(f"sigma9-sim: serving {','.join(server.market.symbols)} on "
           f"{config.host}:{server.port} (account {config.account}); Ctrl+C stops", flush=True)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()  # SIGTERM (a process manager) stops as cleanly as Ctrl+C
     finally:
         await server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(message)s")
     try:
         config = config_from_args(args)
         scripts = load_scenario(args.scenario) if args.scenario else []
