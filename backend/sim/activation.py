@@ -9,10 +9,45 @@ kept apart from the broker, which owns the lifecycle and reports changes.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from backend.sim import matching
-from backend.sim.conditions import MarketView, conditions_met
-from backend.sim.orders import STOP_TYPES, WorkingOrder
+from backend.sim.account import Account
+from backend.sim.clock import SimClock
+from backend.sim.conditions import MarketView, QuoteView, conditions_met
+from backend.sim.market import Market
+from backend.sim.orders import STOP_TYPES, ExecutionRecord, WorkingOrder
 from backend.sim.timefmt import parse_ib_time
+
+
+class BrokerView:
+    """The ``MarketView`` order conditions read, over the broker's market, account,
+    execution list and clock (all live references, never copies)."""
+
+    def __init__(self, market: Market, account: Account, executions: list[ExecutionRecord],
+                 clock: SimClock) -> None:
+        self.market = market
+        self.account = account
+        self.executions = executions
+        self.clock = clock
+
+    def quote_by_con_id(self, con_id: int) -> QuoteView | None:
+        inst = self.market.find(con_id=con_id)
+        if inst is None:
+            return None
+        q = self.market.quote(inst.symbol)
+        return QuoteView(q.bid, q.ask, q.last, q.volume, q.open_price)
+
+    def cushion_percent(self) -> Decimal:
+        marks = {s.instrument.con_id: s.quote.last for s in self.market.symbols.values()}
+        return self.account.cushion_percent(marks)
+
+    def executed_since(self, symbol: str, sec_type: str, since: float) -> bool:
+        return any(e.instrument.symbol == symbol.upper() and e.time >= since
+                   for e in self.executions)
+
+    def now(self) -> float:
+        return self.clock.now()
 
 
 def epoch(ib_time: str) -> float:

@@ -16,7 +16,6 @@ from typing import Protocol
 from backend.sim import activation, matching
 from backend.sim.account import Account, Position
 from backend.sim.clock import SimClock
-from backend.sim.conditions import QuoteView
 from backend.sim.config import SimConfig
 from backend.sim.market import Market
 from backend.sim.models import Instrument, OrderSpec
@@ -56,6 +55,8 @@ class Broker:
         self._seq = itertools.count(1)
         self._perm = itertools.count(config.seed * 1000 + 1_000_001)
         self._exec_seq = itertools.count(1)
+        self.view = activation.BrokerView(market, self.account, self.executions, clock)
+        """What order conditions read: quotes, the margin cushion, executions, the time."""
         market.listeners.append(self.on_market)
 
     # -- queries -----------------------------------------------------------
@@ -284,7 +285,8 @@ class Broker:
         return self.orders.get((order.client_id, order.spec.parent_id))
 
     def _refresh_hold(self, order: WorkingOrder, announce: bool = True) -> None:
-        held_by, why = activation.hold_reason(order, self._parent(order), self.clock.now(), self)
+        held_by, why = activation.hold_reason(order, self._parent(order), self.clock.now(),
+                                               self.view)
         status = activation.status_for(held_by, why)
         changed = (held_by, why, status) != (order.held_by, order.why_held, order.status)
         order.held_by, order.why_held, order.status = held_by, why, status
@@ -350,7 +352,7 @@ class Broker:
             self._apply_oca(order, qty)
 
     def _expire_or_cancel_on_conditions(self, order: WorkingOrder) -> bool:
-        reason = activation.cancel_reason(order, self.clock.now(), self)
+        reason = activation.cancel_reason(order, self.clock.now(), self.view)
         if reason is not None:
             self._cancel(order, reason)
         return reason is not None
@@ -421,22 +423,3 @@ class Broker:
         assert inst is not None
         q = self.market.quote(inst.symbol)
         return matching.Touch(q.bid, q.ask, q.last)
-
-    # -- MarketView for conditions ------------------------------------------
-    def quote_by_con_id(self, con_id: int) -> QuoteView | None:
-        inst = self.market.find(con_id=con_id)
-        if inst is None:
-            return None
-        q = self.market.quote(inst.symbol)
-        return QuoteView(q.bid, q.ask, q.last, q.volume, q.open_price)
-
-    def cushion_percent(self) -> Decimal:
-        return self.account.cushion_percent(self.marks())
-
-    def executed_since(self, symbol: str, sec_type: str, since: float) -> bool:
-        return any(e.instrument.symbol == symbol.upper() and e.time >= since
-                   for e in self.executions)
-
-    def now(self) -> float:
-        return self.clock.now()
-
