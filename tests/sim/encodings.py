@@ -30,7 +30,8 @@ def ib_insync_requests(call: Callable[[Client], Any], version: int = 176) -> lis
     client._serverVersion = version
     client.connState = Client.CONNECTED
     sent: list[bytes] = []
-    client.conn.sendMsg = sent.append
+    # Client.sendMsg only throttles (on an event loop) and then frames with its own _prefix.
+    client.sendMsg = lambda msg: sent.append(client._prefix(msg.encode()))
     try:
         call(client)
     finally:
