@@ -174,6 +174,33 @@ class RiskSettings(_Section):
     on_leg_rejected_after_fill: Literal["reprotect", "flatten"] = "flatten"
 
 
+class StrategySettings(_Section):
+    """The Seismograph entry strategy and the live bars it reads (docs/strategy.md)."""
+
+    bar_size_s: int = Field(default=60, ge=1, le=3600)
+    atr_period: int = Field(default=14, ge=1)
+    accumulation_bars: int = Field(default=15, ge=2)
+    baseline_bars: int = Field(default=30, ge=1)
+    range_atr_max: float = Field(default=2.0, gt=0)
+    volume_hold_ratio: float = Field(default=0.8, gt=0)
+    breakout_atr: float = Field(default=0.5, gt=0)
+    ignition_volume_ratio: float = Field(default=3.0, gt=0)
+    cooldown_bars: int = Field(default=30, ge=0)
+    # IB duration string for the reqHistoricalData warm-up: "<count> <S|D|W|M|Y>".
+    warmup_duration: str = Field(default="1 D", pattern=r"^[1-9][0-9]* [SDWMY]$")
+    watchlist: Annotated[tuple[str, ...], NoDecode] = ("AAPL", "MSFT", "TSLA")
+
+    @field_validator("watchlist", mode="before")
+    @classmethod
+    def _parse_watchlist(cls, value: Any) -> Any:
+        return SimSettings._parse_symbols(value)  # same spellings as sim.symbols
+
+    @field_validator("watchlist")
+    @classmethod
+    def _check_watchlist(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return SimSettings._check_symbols(tuple(s.strip().upper() for s in value))
+
+
 class UiSettings(_Section):
     """Presentation knobs for the desktop terminal."""
 
@@ -197,6 +224,7 @@ class Settings(BaseSettings):
     journal: JournalSettings = JournalSettings()
     exits: ExitSettings = ExitSettings()
     risk: RiskSettings = RiskSettings()
+    strategy: StrategySettings = StrategySettings()
     ui: UiSettings = UiSettings()
 
     @classmethod
