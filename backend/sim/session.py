@@ -17,6 +17,7 @@ from backend.sim import marketdata as md
 from backend.sim import messages
 from backend.sim.history import HistoryRequestError
 from backend.sim.requests import Cursor, parse_place_order
+from backend.sim.session_account import AccountRequests
 from backend.sim.timefmt import TimeFormatError, parse_ib_time
 from backend.sim.wire import FrameReader, FramingError, ProtocolError, frame
 
@@ -28,10 +29,13 @@ MIN_VERSION = 170
 """Every layout in ``messages`` is right from 170 on (PEG BEST/MID fields in openOrder and
 completedOrder, advancedOrderRejectJson in errors, minSize in contractDetails); older
 clients are refused rather than sent messages they would misread."""
+_REQ_ID_INDEX = {"1": 2, "2": 2, "3": 1, "4": 2, "7": 2, "9": 2, "20": 1, "25": 2, "62": 2,
+                 "76": 2, "77": 2, "92": 1, "93": 1}
+"""Where each request carries its request (or order) id."""
 _HELLO = re.compile(r"^v(\d{1,9})(?:\.\.(\d{1,9}))?(?:\s.*)?$", re.DOTALL)
 
 
-class Session:
+class Session(AccountRequests):
     def __init__(self, server: SimServer, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
         self.server = server
@@ -136,11 +140,13 @@ class Session:
 
     @staticmethod
     def _req_id_of(fields: list[str]) -> int:
-        positions = {"3": 1, "4": 2, "1": 2, "9": 2, "20": 1, "7": 2}
-        index = positions.get(fields[0] if fields else "")
-        if index is not None and len(fields) > index and fields[index].lstrip("-").isdigit():
-            return int(fields[index])
-        return -1
+        """The request or order id an error 320 should carry, so the client can fail that
+        request at once instead of waiting for its timeout (-1 if it cannot be read)."""
+        index = _REQ_ID_INDEX.get(fields[0].strip() if fields else "")
+        if index is None or len(fields) <= index:
+            return -1
+        text = fields[index].strip()
+        return int(text) if text.lstrip("-").isdigit() and len(text) <= 10 else -1
 
     # -- connection set-up ---------------------------------------------------
     def handshake(self, fields: list[str]) -> None:
@@ -267,64 +273,6 @@ class Session:
             self.send(messages.exec_details(req_id, e, self.version))
             self.send(messages.commission_report(e))
         self.send([55, 1, req_id])
-
-    # -- account -------------------------------------------------------------
-    def req_managed_accounts(self, fields: list[str]) -> None:
-        self.send([15, 1, self.server.config.account])
-
-    def req_account_updates(self, fields: list[str]) -> None:
-        cur = Cursor(fields, 2, "reqAccountUpdates")
-        subscribe = cur.bool("subscribe")
-        code = cur.optional().strip()
-        if code and code != self.server.config.account:
-            self.error(-1, 321, f"Error validating request.-'bA' : cause - account {code} "
-                                "is not managed by this login")
-            return
-        self.account_updates = subscribe
-        if subscribe:
-            self.server.send_account_snapshot(self)
-            self.send([54, 1, self.server.config.account])
-
-    def req_account_updates_multi(self, fields: list[str]) -> None:
-        req_id = Cursor(fields, 2, "reqAccountUpdatesMulti").int("reqId", None)
-        if req_id is None:
-            raise ProtocolError("reqAccountUpdatesMulti: missing reqId")
-        self.multi_subs.add(req_id)
-        self.server.send_account_multi(self, req_id)
-        self.send([74, 1, req_id])
-
-    def cancel_multi(self, fields: list[str]) -> None:
-        self.multi_subs.discard(Cursor(fields, 2, "cancelAccountUpdatesMulti").int("reqId") or 0)
-
-    def req_account_summary(self, fields: list[str]) -> None:
-        cur = Cursor(fields, 2, "reqAccountSummary")
-        req_id = cur.int("reqId", None)
-        if req_id is None:
-            raise ProtocolError("reqAccountSummary: missing reqId")
-        cur.next("group")
-        tags = [t.strip() for t in cur.next("tags").split(",") if t.strip()]
-        self.server.send_account_summary(self, req_id, tags)
-        self.send([64, 1, req_id])
-
-    def req_positions(self, fields: list[str]) -> None:
-        self.positions_sub = True
-        for pos in self.server.broker.account.positions.values():
-            self.send(messages.position(self.server.config.account, pos.instrument, pos.qty,
-                                        pos.avg_cost))
-        self.send([62, 1])
-
-    def cancel_positions(self, fields: list[str]) -> None:
-        self.positions_sub = False
-
-    def req_pnl(self, fields: list[str]) -> None:
-        req_id = Cursor(fields, 1, "reqPnL").int("reqId", None)
-        if req_id is None:
-            raise ProtocolError("reqPnL: missing reqId")
-        self.pnl_subs.add(req_id)
-        self.server.send_pnl(self, req_id)
-
-    def cancel_pnl(self, fields: list[str]) -> None:
-        self.pnl_subs.discard(Cursor(fields, 1, "cancelPnL").int("reqId") or 0)
 
     # -- market data -------------------------------------------------------------
     def req_current_time(self, fields: list[str]) -> None:

@@ -288,3 +288,29 @@ def test_global_cancel_cancels_every_working_order(sim, ib, aapl):
         assert {o["status"] for o in sim.orders()} == {"Cancelled"}
     finally:
         other.disconnect()
+
+
+def test_what_if_order_reports_margin_and_commission_without_placing(sim, ib, aapl):
+    state = ib.whatIfOrder(aapl, LimitOrder("BUY", 100, 190))
+    assert float(state.initMarginChange) == pytest.approx(100 * 190 / 2)
+    assert float(state.commission) == 1.0 and state.commissionCurrency == "USD"
+    assert float(state.equityWithLoanBefore) == 1_000_000
+    assert sim.orders() == [] and ib.openTrades() == []
+
+
+@pytest.mark.parametrize(("request_fields", "req_id"), [
+    ([20, 77, 265598, "AAPL", "STK"], 77),                 # reqHistoricalData, cut short
+    ([62, 1, 66], 66),                                       # reqAccountSummary without tags
+    ([9, 8, 55, "x", "AAPL"], 55),                           # reqContractDetails, bad conId
+    ([3, 12, 265598, "AAPL", "STK", "", "", "", "", "SMART"], 12),  # placeOrder, cut short
+    ([7, 3], -1),                                            # reqExecutions without a reqId
+])
+def test_unparseable_request_is_320_with_its_id_and_the_session_goes_on(sim, request_fields,
+                                                                        req_id):
+    with WireClient(sim.port) as client:
+        client.connect(3)
+        client.send(*request_fields)
+        reply = client.read_until(lambda f: f[0] == "4")[-1]
+        assert reply[2:4] == [str(req_id), "320"] and reply[4].startswith("Error reading")
+        assert client.current_time() > 0
+    assert sim.orders() == []
