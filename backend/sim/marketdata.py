@@ -125,10 +125,12 @@ def history_reply(req: HistoryRequest, bars: list[Bar], now: float) -> tuple[lis
 
 
 def bar_date(bar: Bar, format_date: int, bar_seconds: int) -> str:
-    if format_date == 2:
-        return str(bar.time)
+    """Daily bars are dated ``YYYYMMDD`` whatever formatDate asks; formatDate 2 (epoch
+    seconds) applies to intraday bars only, as IB documents it."""
     if bar_seconds >= 86400:
         return _time.strftime("%Y%m%d", _time.gmtime(bar.time))
+    if format_date == 2:
+        return str(bar.time)
     return format_ib_time(bar.time)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 from ib_insync import ExecutionFilter, LimitOrder, MarketOrder, Stock
@@ -72,6 +72,17 @@ def test_ib_insync_connect_sync_completes_without_timeouts(sim, event_loop_for_i
         assert [f.execution.shares for f in ib.fills()] == [100.0]
         assert {v.tag for v in ib.accountValues()} >= {"NetLiquidation", "BuyingPower"}
         assert [p.position for p in ib.portfolio()] == [100.0]
+    finally:
+        ib.disconnect()
+
+
+def test_client_id_0_connects_and_may_auto_bind(sim, event_loop_for_ib, caplog):
+    """ib_insync sends reqAutoOpenOrders(True) first when it connects as clientId 0."""
+    with caplog.at_level(logging.ERROR, logger="ib_insync"):
+        ib = connect(sim, 0)
+    try:
+        assert ib.isConnected() and sim.connected_clients() == [0]
+        assert caplog.records == []  # no 321 for the auto-bind request
     finally:
         ib.disconnect()
 
@@ -153,8 +164,9 @@ def test_historical_bars_with_an_end_time_and_daily_bars(sim, ib, aapl):
     bars = ib.reqHistoricalData(aapl, end, "600 S", "5 mins", "MIDPOINT", False)
     assert len(bars) in (2, 3)
     assert bars[-1].date.timestamp() <= end.timestamp()
-    daily = ib.reqHistoricalData(aapl, "", "2 D", "1 day", "TRADES", False)
-    assert daily and all(len(str(b.date)) == 10 for b in daily)  # dates, not times
+    for format_date in (1, 2):
+        daily = ib.reqHistoricalData(aapl, "", "2 D", "1 day", "TRADES", False, format_date)
+        assert daily and all(type(b.date) is date for b in daily)  # dates, never times
 
 
 def test_historical_keep_up_to_date_sends_updates(sim, ib, aapl):
