@@ -43,10 +43,11 @@ def true_range(high: Decimal, low: Decimal, prev_close: Decimal | None) -> Decim
     """Wilder's true range; without a previous close it is simply ``high - low``."""
     if high < low:
         raise ValueError(f"bar high {high} is below its low {low}")
-    span = high - low
+    span = _CTX.subtract(high, low)
     if prev_close is None:
         return span
-    return max(span, abs(high - prev_close), abs(low - prev_close))
+    return max(span, _CTX.abs(_CTX.subtract(high, prev_close)),
+               _CTX.abs(_CTX.subtract(low, prev_close)))
 
 
 def _check_period(period: int) -> int:
