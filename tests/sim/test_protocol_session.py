@@ -6,6 +6,7 @@ must choose the bytes).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from datetime import date, datetime, timezone
 
@@ -222,8 +223,7 @@ def test_pnl_subscription(sim, ib, aapl):
     fill(ib, aapl, "BUY", 100)  # at the ask, 190.01, plus $1 commission
     sim.set_price("AAPL", "191.01")
     pnl = ib.reqPnL(ACCOUNT)
-    wait_until(ib, lambda: pnl.unrealizedPnL == pnl.unrealizedPnL and pnl.unrealizedPnL,
-               what="pnl")
+    wait_until(ib, lambda: not math.isnan(pnl.unrealizedPnL), what="the first PnL message")
     assert pnl.unrealizedPnL == pytest.approx(100 * (191.01 - 190.02))
     assert pnl.dailyPnL == pytest.approx(pnl.unrealizedPnL + pnl.realizedPnL)
     ib.cancelPnL(ACCOUNT)
