@@ -107,15 +107,19 @@ class IBKRConnector(QObject):
         self.connection_state.emit(state, message)
 
     async def connect(self) -> None:
-        """Connect and sync; raises ConnectFailed with one readable sentence."""
-        self._want_connected = True
+        """Connect and sync; raises ConnectFailed with one readable sentence.
+
+        Automatic reconnects are wanted only once a connection has been made: the
+        disconnect that cleans up a failed first attempt must not start the retry loop.
+        """
+        self._want_connected = False
         self._set_state(ConnectionState.CONNECTING, f"connecting to {self.host}:{self.port}")
         try:
             await self._connect_once()
         except ConnectFailed as exc:
-            self._want_connected = False
             self._set_state(ConnectionState.DISCONNECTED, str(exc))
             raise
+        self._want_connected = True
 
     async def _connect_once(self) -> None:
         self._saw_326 = False

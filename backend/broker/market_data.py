@@ -30,8 +30,13 @@ class MarketDataFeed:
         self._req_ids: dict[int, str] = {}
 
     async def subscribe(self, symbol: str) -> None:
-        """Stream quotes for ``symbol``; an unknown symbol raises UnknownSymbol."""
+        """Stream quotes for ``symbol``; an unknown symbol raises UnknownSymbol.
+
+        NotConnected while disconnected, even for a symbol whose contract is cached (else
+        ib_insync's own ConnectionError would escape the broker layer).
+        """
         symbol = symbol.strip().upper()
+        self.connector._require_connection()
         contract, _info = await self.connector._qualify(symbol)
         self.symbols.add(symbol)
         if symbol not in self.tickers:
@@ -92,6 +97,7 @@ class MarketDataFeed:
 
     async def historical_bars(self, symbol: str, duration: str = "1 D",
                               bar_size: str = "1 min") -> list[Bar]:
+        self.connector._require_connection()
         contract, _info = await self.connector._qualify(symbol)
         bars = await asyncio.wait_for(self.connector.ib.reqHistoricalDataAsync(
             contract, "", duration, bar_size, "TRADES", False, 2), 30)
