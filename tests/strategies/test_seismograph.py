@@ -150,6 +150,47 @@ def test_each_threshold_is_the_boundary(rule):
     assert run(Seismograph(past_boundary), bars) == []
 
 
+def exact_series(quiet_bars: int = 45, close: str = "100.20", volume: int = 3000) -> list[Bar]:
+    """Identical quiet bars (TR = ATR = 0.20 exactly, range 0.20, volume 1000) + one ignition.
+
+    With range_atr_max 1, volume_hold_ratio 1, breakout_atr 0.5 and ignition_volume_ratio 3,
+    the defaults of this series sit exactly on every threshold.
+    """
+    quiet = [make_bar("EXACT", i, 100, 100.10, 99.90, 100, 1000) for i in range(quiet_bars)]
+    return quiet + [make_bar("EXACT", quiet_bars, 100, float(close), 100, float(close), volume)]
+
+
+ON_THE_LINE = SeismographParams(range_atr_max=Decimal(1), volume_hold_ratio=Decimal(1),
+                                breakout_atr=Decimal("0.5"), ignition_volume_ratio=Decimal(3))
+
+
+def test_every_threshold_is_inclusive():
+    bars = exact_series()
+    assert measure(bars, ON_THE_LINE) == {"range_atr_max": 1, "volume_hold_ratio": 1,
+                                          "breakout_atr": Decimal("0.5"),
+                                          "ignition_volume_ratio": 3}
+    assert len(run(Seismograph(ON_THE_LINE), bars)) == 1
+
+
+@pytest.mark.parametrize("change", [
+    {"close": "100.19"},  # breakout 0.45 ATR
+    {"volume": 2999},  # surge just under 3x
+    {"range_atr_max": Decimal("0.99")},
+    {"volume_hold_ratio": Decimal("1.01")},
+])
+def test_a_hair_past_any_threshold_is_quiet(change):
+    series_args = {k: v for k, v in change.items() if k in ("close", "volume")}
+    params = dataclasses.replace(ON_THE_LINE, **{k: v for k, v in change.items()
+                                                  if k not in series_args})
+    assert run(Seismograph(params), exact_series(**series_args)) == []
+
+
+def test_atr_needs_one_wilder_step_beyond_its_seed():
+    p = dataclasses.replace(ON_THE_LINE, accumulation_bars=3, baseline_bars=3)
+    assert run(Seismograph(p), exact_series(quiet_bars=14)) == []  # ATR seeded, not smoothed
+    assert len(run(Seismograph(p), exact_series(quiet_bars=15))) == 1
+
+
 def test_needs_full_history_before_judging():
     bars = setup_series("AAPL", dataclasses.replace(DEFAULT, lead_bars=20))  # 35 before ignition
     assert run(Seismograph(), bars) == []  # default needs 15 + 30
