@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from backend.broker.connector import IBKRConnector
 from backend.core.journal import Journal
 from backend.core.order_manager import OrderManager
+from backend.strategies.runner import StrategyRunner
+from backend.strategies.seismograph import Seismograph, SeismographParams
 
 log = logging.getLogger("sigma9")
 
@@ -37,6 +39,7 @@ class TradingCore:
     connector: IBKRConnector
     journal: Journal
     manager: OrderManager
+    runner: StrategyRunner
 
     @classmethod
     def build(cls, settings) -> TradingCore:
@@ -44,7 +47,11 @@ class TradingCore:
         journal = Journal(settings.journal.path)
         manager = OrderManager(connector, journal, settings)
         wire(connector, manager)
-        return cls(settings, connector, journal, manager)
+        strategy = Seismograph(SeismographParams.from_settings(settings.strategy))
+        runner = StrategyRunner.from_settings(strategy, connector.market, manager, settings)
+        connector.tick.connect(runner.on_quote)
+        connector.reconnected.connect(runner.on_reconnected)
+        return cls(settings, connector, journal, manager, runner)
 
     async def start(self) -> list[str]:
         """Connect, then rebuild state; returns the symbols that had to be re-protected."""
@@ -52,5 +59,6 @@ class TradingCore:
         return await self.manager.reconcile()
 
     async def stop(self) -> None:
+        await self.runner.close()
         await self.connector.disconnect()
         self.journal.close()

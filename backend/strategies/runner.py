@@ -1,0 +1,163 @@
+"""StrategyRunner: arms a strategy on a watchlist and hands its Signals to the OrderManager.
+
+The runner owns the plumbing the strategy contract leaves out: market-data
+subscriptions, the bar builder, the history warm-up and the flush timer. It
+talks to the broker and the OrderManager through two small ports, so it never
+imports ib_insync or Qt.
+
+Arming warms each symbol up with history first, so the strategy can judge at
+once. Disarming stops new signals only: it never touches open positions or
+their protection, which live at the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from backend.core.models import Bar, Quote
+from backend.strategies.bars import BarBuilder, ib_bar_size
+from backend.strategies.base import StrategyBase
+from backend.strategies.signal import Signal
+
+log = logging.getLogger("sigma9.runner")
+
+
+class MarketPort(Protocol):
+    async def subscribe(self, symbol: str) -> None: ...
+    async def historical_bars(self, symbol: str, duration: str, bar_size: str) -> list[Bar]: ...
+
+
+class EntryPort(Protocol):
+    async def execute_entry(self, signal: Signal) -> str: ...
+
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class StrategyRunner:
+    def __init__(self, strategy: StrategyBase, market: MarketPort, entries: EntryPort,
+                 bar_size_s: int, warmup_duration: str = "1 D",
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.strategy = strategy
+        self.market = market
+        self.entries = entries
+        self.bars = BarBuilder(bar_size_s)
+        self.warmup_duration = warmup_duration
+        self.now = now
+        self.armed = False
+        self.watchlist: tuple[str, ...] = ()
+        self.listeners: list[Listener] = []
+        self.tasks: set[asyncio.Task] = set()
+        self._flusher: asyncio.Task | None = None
+
+    @classmethod
+    def from_settings(cls, strategy: StrategyBase, market: MarketPort, entries: EntryPort,
+                      settings: Any) -> StrategyRunner:
+        s = settings.strategy
+        return cls(strategy, market, entries, s.bar_size_s, s.warmup_duration)
+
+    def publish(self, kind: str, **payload: Any) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(kind, payload)
+            except Exception:
+                log.exception("runner listener failed on %s", kind)
+
+    # -- arm / disarm ----------------------------------------------------------------
+    async def arm(self, watchlist: tuple[str, ...] | list[str]) -> list[str]:
+        """Subscribe, warm up and start judging; returns the symbols actually armed."""
+        armed: list[str] = []
+        for symbol in dict.fromkeys(s.strip().upper() for s in watchlist if s.strip()):
+            try:
+                await self.market.subscribe(symbol)
+            except Exception as exc:
+                self.publish("symbol_error", symbol=symbol, reason=str(exc))
+                continue
+            await self._warm_up(symbol)
+            armed.append(symbol)
+        self.watchlist = tuple(armed)
+        self.armed = bool(armed)
+        if self.armed and self._flusher is None:
+            self._flusher = asyncio.get_event_loop().create_task(self._flush_loop())
+        self.publish("armed" if self.armed else "arm_failed", symbols=armed)
+        return armed
+
+    def disarm(self) -> None:
+        """No new signals from now on; positions and their exits are left alone."""
+        self.armed = False
+        self.publish("disarmed", symbols=list(self.watchlist))
+
+    async def close(self) -> None:
+        self.armed = False
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        for task in list(self.tasks):
+            task.cancel()
+
+    async def _warm_up(self, symbol: str) -> None:
+        try:
+            history = await self.market.historical_bars(
+                symbol, self.warmup_duration, ib_bar_size(self.bars.bar_size_s))
+        except Exception as exc:
+            self.publish("warmup_failed", symbol=symbol, reason=str(exc))
+            return
+        self.strategy.warm_up(symbol, history)
+        self.publish("warmed_up", symbol=symbol, bars=len(history))
+
+    # -- market data in ------------------------------------------------------------
+    def on_quote(self, quote: Quote) -> None:
+        if quote.symbol not in self.watchlist:
+            return
+        self.strategy.on_quote(quote)
+        bar = self.bars.on_quote(quote)
+        if bar is not None:
+            self.on_bar(bar)
+
+    def on_reconnected(self) -> None:
+        """Volume traded during an outage must not pour into one bar."""
+        self.bars.reset()
+
+    def flush(self, now: datetime | None = None) -> None:
+        for bar in self.bars.flush(now or self.now()):
+            self.on_bar(bar)
+
+    async def _flush_loop(self) -> None:
+        period = min(1.0, self.bars.bar_size_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                self.flush()
+            except Exception:
+                log.exception("bar flush failed")
+
+    def on_bar(self, bar: Bar) -> None:
+        self.publish("bar", bar=bar)
+        signal = self.strategy.on_bar(bar)
+        if signal is None:
+            return
+        if not self.armed:
+            self.publish("signal_ignored", signal=signal.model_dump(mode="json"),
+                         reason="strategy disarmed")
+            return
+        self.publish("signal", signal=signal.model_dump(mode="json"))
+        task = asyncio.get_event_loop().create_task(self._submit(signal))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _submit(self, signal: Signal) -> None:
+        try:
+            order_id = await self.entries.execute_entry(signal)
+        except Exception as exc:  # SignalRefused carries the reason; anything else too
+            reason = getattr(exc, "reason", None) or str(exc)
+            log.warning("signal %s for %s refused: %s", signal.id, signal.symbol, reason)
+            self.publish("refused", signal_id=signal.id, symbol=signal.symbol, reason=reason)
+            return
+        self.publish("entry", signal_id=signal.id, symbol=signal.symbol, order_id=order_id)
