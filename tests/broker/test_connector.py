@@ -14,7 +14,7 @@ import json
 import socket
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -38,6 +38,7 @@ from backend.core.models import (
     Side,
 )
 from backend.sim import SimThread
+from tests.helpers import eventually
 from tests.sim.conftest import quiet_config
 
 pytestmark = pytest.mark.asyncio
@@ -74,14 +75,6 @@ class Recorder:
         return self.first_args("tick")
 
 
-async def eventually(predicate: Callable[[], object], timeout: float = 5.0,
-                     what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def make_connector(port: int, **overrides) -> IBKRConnector:

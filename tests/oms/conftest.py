@@ -7,9 +7,7 @@ simulator's own order book, positions and executions.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -57,14 +55,6 @@ def signal(symbol: str = "AAPL", **overrides) -> Signal:
     return Signal(**values)
 
 
-async def eventually(predicate: Callable[[], object], timeout: float = 5.0,
-                     what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def broker_orders(sim: SimThread, client_id: int = 7) -> dict[str, dict]:

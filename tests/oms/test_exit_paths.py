@@ -11,7 +11,8 @@ from decimal import Decimal
 import pytest
 
 from backend.core.models import LegRole, OrderStatus
-from tests.oms.conftest import broker_orders, eventually, live, signal
+from tests.helpers import eventually
+from tests.oms.conftest import broker_orders, live, signal
 
 pytestmark = pytest.mark.asyncio
 

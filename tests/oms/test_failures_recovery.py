@@ -9,7 +9,8 @@ import pytest
 from backend.core.models import LegRole, OrderStatus
 from backend.core.order_manager import SignalRefused
 from backend.runtime import TradingCore
-from tests.oms.conftest import broker_orders, eventually, live, make_settings, signal
+from tests.helpers import eventually
+from tests.oms.conftest import broker_orders, live, make_settings, signal
 
 pytestmark = pytest.mark.asyncio
 EXITS = (LegRole.SAFETY_STOP, LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER)

@@ -14,7 +14,8 @@ import pytest
 import pytest_asyncio
 
 from backend.runtime import TradingCore
-from tests.oms.conftest import broker_orders, eventually, live, make_settings
+from tests.helpers import eventually
+from tests.oms.conftest import broker_orders, live, make_settings
 from tests.oms.conftest import sim as sim  # noqa: F401  (fixture)
 from tests.strategies.synthetic import SetupShape, setup_series
 
