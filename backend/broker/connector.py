@@ -15,6 +15,7 @@ reflected in the connection state; 1101 also resubscribes market data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from decimal import Decimal
 
@@ -81,6 +82,7 @@ class IBKRConnector(QObject):
         self._want_connected = False
         self._reconnect_task: asyncio.Task | None = None
         self._saw_326 = False
+        self._refused: asyncio.Future | None = None
         self.market = MarketDataFeed(self)
         ib = self.ib
         ib.orderStatusEvent += self._on_order_status
@@ -123,9 +125,21 @@ class IBKRConnector(QObject):
 
     async def _connect_once(self) -> None:
         self._saw_326 = False
+        loop = asyncio.get_event_loop()
+        self._refused = loop.create_future()
+        attempt = loop.create_task(self.ib.connectAsync(
+            self.host, self.port, clientId=self.client_id, timeout=self.timeout,
+            account=self.requested_account))
         try:
-            await self.ib.connectAsync(self.host, self.port, clientId=self.client_id,
-                                       timeout=self.timeout, account=self.requested_account)
+            # TWS answers a clientId in use with 326 and a closed socket; ib_insync would
+            # wait out its whole timeout, so stop waiting as soon as the 326 is seen.
+            await asyncio.wait({attempt, self._refused}, return_when=asyncio.FIRST_COMPLETED)
+            if not attempt.done():
+                attempt.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await attempt
+                raise ConnectionError("client id in use")
+            attempt.result()
         except (Exception, asyncio.TimeoutError) as exc:
             self.ib.disconnect()
             raise ConnectFailed(explain_connect_failure(
@@ -331,6 +345,8 @@ class IBKRConnector(QObject):
     def _on_error(self, req_id: int, code: int, text: str, contract) -> None:
         if code == 326:
             self._saw_326 = True
+            if self._refused is not None and not self._refused.done():
+                self._refused.set_result(True)
         if code in CONNECTION_CODES:
             self._set_state(CONNECTION_CODES[code], f"TWS: {text}")
             if code == 1101:
