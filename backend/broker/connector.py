@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from ib_insync import IB, Contract, Stock, Trade
@@ -31,7 +33,7 @@ from backend.broker.errors import (
     explain_connect_failure,
 )
 from backend.broker.market_data import MarketDataFeed
-from backend.core.exit_plan import parse_order_ref
+from backend.core.exit_plan import ExitParams, build_exit_group, parse_order_ref
 from backend.core.models import (
     ConnectionState,
     ContractInfo,
@@ -270,9 +272,26 @@ class IBKRConnector(QObject):
                              trail_amount=Decimal(str(trail_amt)), tif="GTC")
         return (await self.place_chain(None, [intent]))[0]
 
-    async def place_oca_group(self, legs: list[OrderIntent],
+    async def place_oca_group(self, symbol: str, qty: int, entry_price: Decimal,
+                              atr: Decimal, params: ExitParams | None = None,
+                              signal_id: str = "", entry_time: datetime | None = None
+                              ) -> list[str]:
+        """Protect ``qty`` shares of an existing position with the three-leg exit group.
+
+        The legs are priced from ``entry_price`` on the contract's tick grid and sent
+        unattached (the position exists), each live at once, in one OCA group.
+        """
+        _contract, info = await self._qualify(symbol)
+        legs = build_exit_group(info.symbol, qty, Decimal(str(entry_price)), Decimal(str(atr)),
+                                info.min_tick, params or ExitParams(),
+                                entry_time or datetime.now(timezone.utc),
+                                signal_id or f"manual-{uuid.uuid4().hex[:12]}",
+                                attach_to_parent=False)
+        return await self.place_exit_legs(legs)
+
+    async def place_exit_legs(self, legs: list[OrderIntent],
                               parent: OrderIntent | None = None) -> list[str]:
-        """The exit group (``exit_plan.build_exit_group``), attached to ``parent`` if given."""
+        """Legs built by ``exit_plan.build_exit_group``, attached to ``parent`` if given."""
         if not legs or len({leg.oca_group for leg in legs}) != 1 or not legs[0].oca_group:
             raise BrokerError("an OCA group needs legs that share one ocaGroup name")
         return await self.place_chain(parent, legs)

@@ -467,10 +467,10 @@ async def test_place_trailing_stop_reaches_the_broker_as_an_amount(connected, si
     assert (order["tif"], order["account"]) == ("GTC", ACCOUNT)
 
 
-async def test_place_oca_group_without_parent_is_live_at_once(connected, sim):
+async def test_place_exit_legs_without_parent_is_live_at_once(connected, sim):
     connector, recorder = connected
     legs = exit_legs("t1", attach=False)
-    ids = await connector.place_oca_group(legs)
+    ids = await connector.place_exit_legs(legs)
     assert len(ids) == 3 and len(set(ids)) == 3
     await eventually(lambda: all(broker_orders(sim).get(i, {}).get("status") == "PreSubmitted"
                                  for i in ids), what="the three legs at the broker")
@@ -494,9 +494,9 @@ async def test_place_oca_group_without_parent_is_live_at_once(connected, sim):
                                        LegRole.PROFIT_HARVESTER]
 
 
-async def test_place_oca_group_attached_to_an_entry(connected, sim):
+async def test_place_exit_legs_attached_to_an_entry(connected, sim):
     connector, _ = connected
-    ids = await connector.place_oca_group(exit_legs("t2", attach=True),
+    ids = await connector.place_exit_legs(exit_legs("t2", attach=True),
                                           parent=build_entry("AAPL", 100, "t2"))
     entry_id, *leg_ids = ids
     await eventually(lambda: broker_orders(sim).get(entry_id, {}).get("status") == "Filled"
@@ -508,15 +508,30 @@ async def test_place_oca_group_attached_to_an_entry(connected, sim):
     assert sim.positions()["AAPL"]["qty"] == 100
 
 
-async def test_place_oca_group_refuses_legs_of_different_groups(connected, sim):
+async def test_place_exit_legs_refuses_legs_of_different_groups(connected, sim):
     connector, _ = connected
     legs = exit_legs("a", attach=False)
     mixed = [legs[0], dataclasses.replace(legs[1], oca_group="S9-other"), legs[2]]
     with pytest.raises(BrokerError, match="share one ocaGroup"):
-        await connector.place_oca_group(mixed)
+        await connector.place_exit_legs(mixed)
     with pytest.raises(BrokerError, match="share one ocaGroup"):
-        await connector.place_oca_group([])
+        await connector.place_exit_legs([])
     assert sim.orders(CLIENT_ID) == []
+
+
+async def test_place_oca_group_prices_the_three_legs_from_the_entry_price(connected, sim):
+    connector, _ = connected
+    ids = await connector.place_oca_group("AAPL", 40, Decimal("100.00"), Decimal("1.00"),
+                                          signal_id="g1")
+    await eventually(lambda: all(broker_orders(sim).get(i, {}).get("status") == "PreSubmitted"
+                                 for i in ids), what="the group at the broker")
+    stop, time_stop, trail = (broker_orders(sim)[i] for i in ids)
+    assert (stop["order_type"], stop["aux_price"], stop["total_qty"]) == ("STP",
+                                                                          Decimal("98.00"), 40)
+    assert (time_stop["order_type"], time_stop["held_by"]) == ("MKT", "good_after_time")
+    assert (trail["order_type"], trail["aux_price"]) == ("TRAIL", Decimal("1.50"))
+    assert {o["oca_group"] for o in (stop, time_stop, trail)} == {"S9-g1"}
+    assert {o["parent_id"] for o in (stop, time_stop, trail)} == {0}
 
 
 # ------------------------------------------------------------------ cancelling, queries
@@ -630,9 +645,10 @@ async def test_a_too_late_cancel_is_not_an_order_error(connected, sim, filled_bu
     lambda c: c.place_market_order("AAPL", 100, "BUY"),
     lambda c: c.place_stop_order("AAPL", 100, Decimal("95.00")),
     lambda c: c.place_trailing_stop("AAPL", 100, Decimal("1.50")),
-    lambda c: c.place_oca_group(exit_legs("nc", attach=False)),
+    lambda c: c.place_exit_legs(exit_legs("nc", attach=False)),
+    lambda c: c.place_oca_group("AAPL", 10, Decimal("100"), Decimal("1")),
     lambda c: c.market.subscribe("AAPL"),
-], ids=["market", "stop", "trail", "oca", "subscribe"])
+], ids=["market", "stop", "trail", "legs", "oca", "subscribe"])
 async def test_requests_while_disconnected_raise_not_connected(sim, action):
     connector = make_connector(sim.port)
     with pytest.raises(NotConnected) as never:
