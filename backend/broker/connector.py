@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -319,6 +320,17 @@ class IBKRConnector(QObject):
     def get_positions(self) -> list[Position]:
         return [mapping.position_to_model(p, self.market.last_price(p.contract.symbol))
                 for p in self.ib.positions(self.account or "") if p.position]
+
+    async def server_time(self) -> tuple[datetime, float]:
+        """The broker's clock and the round trip that read it, in seconds.
+
+        The terminal's status bar shows both: a clock far from the local one, or a slow
+        round trip, tells the trader that stops and conditions run on a lagging view.
+        """
+        self._require_connection()
+        started = time.monotonic()
+        when = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.timeout)
+        return when, time.monotonic() - started
 
     def get_executions(self) -> list[FillRecord]:
         return [mapping.fill_to_record(f) for f in self.ib.fills()]
