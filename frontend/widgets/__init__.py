@@ -1,0 +1,1 @@
+"""Reusable terminal widgets: they render backend.core models and hold no broker code."""
