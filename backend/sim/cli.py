@@ -1,11 +1,13 @@
 """``sigma9-sim``: run the simulator as a local TWS on a TCP port.
 
-A scenario file (TOML) may script prices, e.g.::
+``--scenario`` names a built-in scenario (``ignition``: accumulation-then-ignition episodes
+for the Seismograph, shaped by the ``--episode-*`` flags) or a TOML file scripting prices,
+e.g.::
 
     [[script]]
     symbol = "AAPL"
     then = "walk"
-    points = [[0, 190.00], [30, 190.00], [31, 186.00]]
+    points = [[0, 190.00], [30, 190.00, 5000], [31, 186.00]]   # [seconds, price(, size)]
 """
 
 from __future__ import annotations
@@ -17,14 +19,9 @@ import logging
 import signal
 import sys
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import NoReturn
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (see pyproject)
-    import tomli as tomllib
-
+from backend.sim import scenario
 from backend.sim.config import SimConfig
 from backend.sim.server import SimServer
 
@@ -52,12 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cash", default="1000000", help="starting cash, USD")
     p.add_argument("--commission-per-share", default="0.005")
     p.add_argument("--commission-min", default="1.00")
-    p.add_argument("--scenario", type=Path, help="TOML file with [[script]] price paths")
+    p.add_argument("--scenario", metavar="NAME|FILE",
+                   help="'ignition' (Seismograph episodes, staggered across the symbols) or a "
+                        "TOML file with [[script]] price paths")
+    p.add_argument("--episode-bar-seconds", type=int, default=5,
+                   help="ignition: the strategy's bar size the episodes are shaped for")
+    p.add_argument("--episode-period-bars", type=int, default=60,
+                   help="ignition: bars between one symbol's episodes (shared out by symbol)")
+    p.add_argument("--episode-accumulation-bars", type=int, default=20,
+                   help="ignition: quiet bars before each ignition (> strategy's 15)")
     p.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
     return p
 
 
-def config_from_args(args: argparse.Namespace) -> SimConfig:
+def config_from_args(args: argparse.Namespace, scenario_name: str | None = None) -> SimConfig:
     symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
     if not symbols:
         raise ValueError("--symbols: give at least one symbol")
@@ -75,45 +80,17 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         raise ValueError("--cash and commissions must be numbers") from None
     if not args.account.strip():
         raise ValueError("--account must not be empty")
-    return SimConfig(host=args.host, port=args.port, symbols=symbols, seed=args.seed,
-                     tick_interval_s=args.tick_interval, volatility=args.volatility,
-                     drift=args.drift, account=args.account.strip(), starting_cash=cash,
-                     commission_per_share=per_share, commission_min=minimum)
-
-
-def load_scenario(path: Path) -> list[dict]:
     try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ValueError(f"--scenario: cannot read {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"--scenario: {path} is not valid TOML: {exc}") from None
-    scripts = data.get("script", [])
-    if not isinstance(scripts, list):
-        raise ValueError(f"--scenario: {path}: 'script' must be an array of tables")
-    return [_check_script(i + 1, item) for i, item in enumerate(scripts)]
-
-
-def _check_script(number: int, item: object) -> dict:
-    """Refuse a malformed script before the server starts, naming what is wrong."""
-    where = f"--scenario: script #{number}"
-    if not isinstance(item, dict) or not item.get("symbol") or not item.get("points"):
-        raise ValueError(f"{where} needs 'symbol' and 'points'")
-    if not isinstance(item["symbol"], str) or not item["symbol"].strip().isalnum():
-        raise ValueError(f"{where}: symbol {item['symbol']!r} is not a ticker")
-    if item.get("then", "hold") not in ("hold", "walk"):
-        raise ValueError(f"{where}: then must be 'hold' or 'walk', not {item['then']!r}")
-    points = []
-    for point in item["points"]:
-        try:
-            seconds, price = point
-            points.append((float(seconds), Decimal(str(price))))
-        except (TypeError, ValueError, InvalidOperation):
-            raise ValueError(f"{where}: point {point!r} is not [seconds, price]") from None
-        if points[-1][0] < 0 or not points[-1][1].is_finite() or points[-1][1] <= 0:
-            raise ValueError(f"{where}: point {point!r} needs seconds >= 0 and a price > 0")
-    return {"symbol": item["symbol"].strip().upper(), "points": points,
-            "then": item.get("then", "hold")}
+        return SimConfig(host=args.host, port=args.port, symbols=symbols, seed=args.seed,
+                         tick_interval_s=args.tick_interval, volatility=args.volatility,
+                         drift=args.drift, account=args.account.strip(), starting_cash=cash,
+                         commission_per_share=per_share, commission_min=minimum,
+                         scenario=scenario_name,
+                         episode_bar_seconds=args.episode_bar_seconds,
+                         episode_period_bars=args.episode_period_bars,
+                         episode_accumulation_bars=args.episode_accumulation_bars)
+    except ValueError as exc:  # only the episode flags can be refused here
+        raise ValueError(f"--scenario {scenario_name}: {exc}") from None
 
 
 async def serve(config: SimConfig, scripts: list[dict]) -> None:
@@ -125,8 +102,12 @@ async def serve(config: SimConfig, scripts: list[dict]) -> None:
     stop = asyncio.Event()
     with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    plan = server.market.episodes
+    note = (f"; scenario {config.scenario}: some symbol ignites within "
+            f"{plan.max_wait_s:g} s of any moment" if plan is not None else "")
     print(f"sigma9-sim: serving {','.join(server.market.symbols)} on "
-          f"{config.host}:{server.port} (account {config.account}); Ctrl+C stops", flush=True)
+          f"{config.host}:{server.port} (account {config.account}){note}; Ctrl+C stops",
+          flush=True)
     try:
         await stop.wait()  # SIGTERM (a process manager) stops as cleanly as Ctrl+C
     finally:
@@ -137,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(message)s")
     try:
-        config = config_from_args(args)
-        scripts = load_scenario(args.scenario) if args.scenario else []
+        name, scripts = scenario.resolve(args.scenario) if args.scenario else (None, [])
+        config = config_from_args(args, name)
     except ValueError as exc:
         print(f"sigma9-sim: {exc}", file=sys.stderr)
         return 2

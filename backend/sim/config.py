@@ -29,3 +29,27 @@ class SimConfig:
     """A client id that sees every client's executions, as TWS's "Master API client ID"."""
     history_days: int = 2
     start_prices: dict[str, Decimal] = field(default_factory=dict)
+    scenario: str | None = None
+    """A built-in scenario (``SCENARIOS``); None is the plain random walk."""
+    episode_bar_seconds: int = 5
+    """``ignition``: the bar size of the strategy the episodes are shaped for (5 for demos)."""
+    episode_period_bars: int = 60
+    """``ignition``: bars between one symbol's episodes; the symbols share it out (staggered)."""
+    episode_accumulation_bars: int = 20
+    """``ignition``: bars of quiet range before each ignition; must exceed the strategy's
+    ``accumulation_bars`` (15) so its whole window lies in the range."""
+
+    def __post_init__(self) -> None:
+        if self.scenario is not None and self.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {self.scenario!r} "
+                             f"(built in: {', '.join(SCENARIOS)})")
+        if self.scenario == "ignition":  # refuse an impossible schedule before serving
+            from backend.sim.episodes import EpisodePlan
+
+            EpisodePlan.starting(0.0, self.episode_bar_seconds, self.episode_period_bars,
+                                 self.episode_accumulation_bars, len(self.symbols),
+                                 self.tick_interval_s)
+
+
+SCENARIOS = ("ignition",)
+"""Named scenarios built into the market (``backend/sim/episodes.py``)."""

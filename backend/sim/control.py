@@ -72,11 +72,13 @@ class SimThread:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
 
     # -- scripting the market --------------------------------------------------
-    def set_price(self, symbol: str, price: float | str) -> None:
-        self.call(lambda s: s.market.set_price(symbol, price))
+    def set_price(self, symbol: str, price: float | str, size: int | None = None) -> None:
+        """Hold ``symbol`` at ``price``; with ``size``, every tick from now trades that many
+        shares (so a test can make volume surge or stop), else sizes stay random."""
+        self.call(lambda s: s.market.set_price(symbol, price, size))
 
-    def script(self, symbol: str, points: list[tuple[float, float | str]],
-               then: str = "hold") -> None:
+    def script(self, symbol: str, points: list[tuple], then: str = "hold") -> None:
+        """Points are ``(seconds, price)`` or ``(seconds, price, size)``, step-wise."""
         self.call(lambda s: s.market.script(symbol, points, then))
 
     def quote(self, symbol: str) -> dict[str, Decimal]:

@@ -2,8 +2,10 @@
 
 Each symbol walks on its own ``random.Random`` seeded from (seed, symbol), so
 adding a symbol never changes another's path. A script overrides the walk
-with data (times and prices), which is how tests make a stop trigger or a
-trail activate at a known moment. Prices are ``Decimal`` on the tick grid.
+with data (times, prices and optionally trade sizes), which is how tests make
+a stop trigger or a trail activate at a known moment. With ``scenario =
+"ignition"`` each symbol also goes through accumulation-then-ignition episodes
+(``episodes.py``). Prices are ``Decimal`` on the tick grid.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from decimal import Decimal
 
 from backend.sim.clock import SimClock
 from backend.sim.config import SimConfig
+from backend.sim.episodes import EpisodePlan, EpisodeTrack
 from backend.sim.models import Instrument
 
 BAR_SECONDS = 5
@@ -80,21 +83,33 @@ class Bar:
         self.count += 1
 
 
+ScriptPoint = tuple[float, Decimal, "int | None"]
+"""(seconds after the script's start, price, trade size or None for a random size)."""
+
+
 @dataclass
 class Script:
-    """A scripted path: ``points`` are (seconds after ``start``, price); step-wise."""
+    """A scripted path: ``points`` are (seconds after ``start``, price, size); step-wise.
+
+    A point's size, like its price, holds for every tick until the next point, so a
+    scripted surge lasts as long as the point does; None keeps the random sizes.
+    """
 
     start: float
-    points: list[tuple[float, Decimal]]
+    points: list[ScriptPoint]
     then: str = "hold"  # "hold" the last price, or "walk" on from it
 
-    def price_at(self, now: float) -> Decimal | None:
+    def point_at(self, now: float) -> tuple[Decimal, int | None] | None:
         elapsed = now - self.start
         current = None
-        for offset, price in self.points:
+        for offset, price, size in self.points:
             if offset <= elapsed:
-                current = price
+                current = (price, size)
         return current
+
+    def price_at(self, now: float) -> Decimal | None:
+        point = self.point_at(now)
+        return point[0] if point is not None else None
 
     def finished(self, now: float) -> bool:
         return now - self.start > self.points[-1][0]
@@ -108,6 +123,7 @@ class SymbolState:
     bars: list[Bar] = field(default_factory=list)
     history_ready: bool = False
     script: Script | None = None
+    episodes: EpisodeTrack | None = None
 
 
 class Market:
@@ -120,6 +136,11 @@ class Market:
         self.listeners: list[Callable[[str], None]] = []
         self.paused = False
         """While True the periodic ``step`` does nothing: prices move only when scripted."""
+        self.episodes: EpisodePlan | None = None
+        if config.scenario == "ignition":
+            self.episodes = EpisodePlan.starting(
+                clock.now(), config.episode_bar_seconds, config.episode_period_bars,
+                config.episode_accumulation_bars, len(config.symbols), config.tick_interval_s)
         for symbol in config.symbols:
             self.list_symbol(symbol)
 
@@ -134,6 +155,10 @@ class Market:
         rng = random.Random(f"{self.config.seed}:{symbol}")
         state = SymbolState(inst, rng, self._quote_around(inst, price, rng))
         state.quote.open_price = price
+        if self.episodes is not None:
+            state.episodes = EpisodeTrack(self.episodes, len(self.symbols), float(price),
+                                          float(inst.min_tick), self.config.volatility,
+                                          self.config.drift)
         self.symbols[symbol] = state
         return inst
 
@@ -157,51 +182,62 @@ class Market:
             return
         now = self.clock.now()
         for symbol, state in self.symbols.items():
-            price = self._next_price(state, now)
-            self._apply(state, price, now)
+            price, size = self._next_price(state, now)
+            self._apply(state, price, now, size)
             for listener in self.listeners:
                 listener(symbol)
 
-    def script(self, symbol: str, points: list[tuple[float, float | str | Decimal]],
-               then: str = "hold") -> None:
-        """Make ``symbol`` follow ``points`` from now on; the first point applies at once."""
+    def script(self, symbol: str, points: list[tuple], then: str = "hold") -> None:
+        """Make ``symbol`` follow ``points`` from now on; the first point applies at once.
+
+        A point is ``(seconds, price)`` or ``(seconds, price, size)``: with a size, every
+        tick while that point is in effect trades that many shares (0: quotes, no trade).
+        """
         state = self.symbols[symbol.upper()]
-        parsed = sorted((float(t), state.instrument.round_to_tick(Decimal(str(p))))
-                        for t, p in points)
+        parsed = sorted((_script_point(state.instrument, point) for point in points),
+                        key=lambda point: point[:2])
         if not parsed:
             raise ValueError("a script needs at least one point")
         if then not in ("hold", "walk"):
             raise ValueError("then must be 'hold' or 'walk'")
         now = self.clock.now()
         state.script = Script(now, parsed, then)
-        first = state.script.price_at(now)
+        first = state.script.point_at(now)
         if first is not None:
-            self._apply(state, first, now)
+            self._apply(state, first[0], now, first[1])
             for listener in self.listeners:
                 listener(state.instrument.symbol)
 
-    def set_price(self, symbol: str, price: float | str | Decimal) -> None:
-        self.script(symbol, [(0.0, price)], then="hold")
+    def set_price(self, symbol: str, price: float | str | Decimal,
+                  size: int | None = None) -> None:
+        """Hold ``symbol`` at ``price``; ``size`` (if given) is every later tick's trade size."""
+        self.script(symbol, [(0.0, price, size)], then="hold")
 
-    def _next_price(self, state: SymbolState, now: float) -> Decimal:
+    def _next_price(self, state: SymbolState, now: float) -> tuple[Decimal, int | None]:
+        """The next price and trade size (None: a random size): script, episode or walk."""
         script = state.script
         if script is not None:
-            scripted = script.price_at(now)
+            scripted = script.point_at(now)
             if script.then == "walk" and script.finished(now):
                 state.script = None
             elif scripted is not None:
                 return scripted
         last = float(state.quote.last)
+        if state.episodes is not None:
+            price, size = state.episodes.next(now, last, state.rng)
+            return state.instrument.round_to_tick(Decimal(str(price))), size
         shock = state.rng.gauss(self.config.drift, self.config.volatility)
-        return state.instrument.round_to_tick(Decimal(str(last * math.exp(shock))))
+        return state.instrument.round_to_tick(Decimal(str(last * math.exp(shock)))), None
 
-    def _apply(self, state: SymbolState, price: Decimal, now: float) -> None:
+    def _apply(self, state: SymbolState, price: Decimal, now: float,
+               size: int | None = None) -> None:
         inst = state.instrument
         price = max(price, inst.min_tick * (self.config.half_spread_ticks + 1))
         fresh = self._quote_around(inst, price, state.rng)
         q = state.quote
         q.bid, q.ask, q.last = fresh.bid, fresh.ask, fresh.last
-        q.bid_size, q.ask_size, q.last_size = fresh.bid_size, fresh.ask_size, fresh.last_size
+        q.bid_size, q.ask_size = fresh.bid_size, fresh.ask_size
+        q.last_size = fresh.last_size if size is None else size
         q.volume += q.last_size
         q.time = now
         self._record(state, price, q.last_size, now)
@@ -248,7 +284,27 @@ class Market:
             bars.append(Bar(end - (i + 1) * BAR_SECONDS,
                             to_tick(Decimal(str(open_))), to_tick(Decimal(str(hi))),
                             to_tick(Decimal(str(lo))), to_tick(Decimal(str(close))),
-                            100 * rng.randint(5, 60), rng.randint(5, 40)))
+                            self._history_volume(rng), rng.randint(5, 40)))
             close = open_
         bars.reverse()
         return bars
+
+    def _history_volume(self, rng: random.Random) -> int:
+        """A pre-history bar's volume. With episodes it matches the live ticks' scale (a bar's
+        worth of 100-500 share prints), so the strategy's baseline volume, which may reach
+        back into pre-history, is comparable with the live accumulation it judges."""
+        if self.episodes is None:
+            return 100 * rng.randint(5, 60)
+        ticks = max(1, round(BAR_SECONDS / self.config.tick_interval_s))
+        return 100 * rng.randint(2 * ticks, 4 * ticks)
+
+
+def _script_point(inst: Instrument, point: tuple) -> ScriptPoint:
+    """``(t, price)`` or ``(t, price, size)`` as (seconds, price on the grid, size or None)."""
+    if len(point) not in (2, 3):
+        raise ValueError(f"script point {point!r} is not (seconds, price[, size])")
+    size = point[2] if len(point) == 3 else None
+    if size is not None and (isinstance(size, bool) or int(size) != size or size < 0):
+        raise ValueError(f"script point {point!r}: size must be a whole number >= 0")
+    price = inst.round_to_tick(Decimal(str(point[1])))
+    return float(point[0]), price, None if size is None else int(size)
