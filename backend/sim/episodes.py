@@ -9,13 +9,15 @@ its bars are ``bar_s`` seconds long (docs/strategy.md, docs/simulator.md "Scenar
 
 ``accumulation`` (``accumulation_bars`` bars, more than the strategy's 15)
     the price mean-reverts inside a band of a fraction of a normal bar's movement around the
-    level it had when the episode began, so the window's range is a small multiple of its own
-    bars' true range (about 1.2 ATR; the rule allows 2.0); trade sizes build from 1.1x to
-    1.5x the walk's, so the window's volume holds against the baseline before it.
+    level it had when the episode began. Each bar spans most of the band, so the window's
+    range stays near its own bars' true range (measured 0.6-0.8 ATR; the rule allows 2.0)
+    however the ATR was before; trade sizes build from 1.1x to 1.5x the walk's, so the
+    window's volume holds against the baseline before it (measured 1.2-1.4x; rule 0.8x).
 ``ignition`` (one bar)
     within the first 40% of the bar the price climbs to ``BREAKOUT`` (1.2%, or 5 normal-bar
-    sigmas if that is more) above the band's high and stays there, so the bar closes about 4
-    ATR above the range (the rule asks 0.5); trade sizes are 5x the accumulation's final ones.
+    sigmas if that is more) above the band's high and stays there, so the bar closes about
+    9-10 ATR above the range (the rule asks 0.5); trade sizes are 5x the accumulation's final
+    ones (measured 4.6-7x its mean; the rule asks 3x).
 ``rally`` (``RALLY_BARS`` bars)
     a noisy climb to ``RALLY_GAIN`` (+4.5%) over the breakout close, on sizes fading from 3x to
     1.2x: an entry at the next ask reaches the exit group's +3% trail activation about two
@@ -30,9 +32,11 @@ of the bar in which the market began, so bars line up with the strategy's epoch-
 bars) and staggered by symbol: symbol ``i`` of ``n`` starts its accumulations at bars
 ``(i * period) // n + k * period``. Its ignition bars therefore follow one another across
 symbols at most ``ceil(period / n)`` bars apart, and the first one ends ``accumulation + 1``
-bars after the start, so **from any moment, some symbol completes an ignition bar within**
-:attr:`EpisodePlan.max_wait_s` (105 s with the defaults: 5-second bars, a 60-bar period,
-three symbols). The symbol with offset 0 begins accumulating at once, so no episode starts
+bars after the start, so **from any moment, some symbol completes an ignition bar that began
+after that moment's bar within** :attr:`EpisodePlan.max_wait_s` (105 s with the defaults:
+5-second bars, a 60-bar period, three symbols; ``bar * (max(accumulation, ceil(period / n))
++ 1)`` in general), and a Seismograph that joins then, warmed up on the history, signals on
+it one tick later. The symbol with offset 0 begins accumulating at once, so no episode starts
 half-way through the seeded pre-history. Everything random comes from the symbol's own
 seeded generator, so a seed and a start time give one path.
 """
@@ -117,9 +121,15 @@ class EpisodePlan:
 
     @property
     def max_wait_s(self) -> float:
-        """Longest time from any moment to the end of some symbol's next ignition bar."""
+        """Longest time from any moment to the end of an ignition bar begun after its bar.
+
+        That is the whole bar a strategy joining at that moment can judge (the bar it joins
+        in is part of its warm-up history): at the start the first ignition ends
+        ``accumulation + 1`` bars in; later, ignitions are at most ``ceil(period / n)`` bars
+        apart, so the worst join (during an ignition bar) waits one gap plus one bar.
+        """
         spacing = -(-self.period_bars // self.symbols)
-        return float(self.bar_s * max(self.accumulation_bars + 1, spacing))
+        return float(self.bar_s * (max(self.accumulation_bars, spacing) + 1))
 
     def offset_bars(self, index: int) -> int:
         """Bar of symbol ``index``'s first accumulation: the symbols share out the period."""
