@@ -1,65 +1,97 @@
-"""``sigma9`` command-line entry point.
+"""``sigma9``: the command-line entry point of the terminal.
 
-The desktop terminal UI is built in a later milestone. Until then this entry point does the
-parts that already exist, and says so plainly rather than pretending:
+* ``sigma9`` opens the terminal on TWS / IB Gateway (``broker.host:port``, paper Gateway
+  127.0.0.1:4002 by default); the window badge shows paper or live once the account is known.
+* ``sigma9 --sim`` first starts ``sigma9-sim`` as a child process on a free local port and
+  connects to it; the child ends with the terminal (see :mod:`frontend.sim_process`).
+* ``sigma9 [--sim] --headless [--minutes N]`` runs the same core without a window and prints
+  events and a summary (:mod:`frontend.headless`).
+* ``sigma9 --check-config`` validates the configuration and prints a one-line summary.
 
-* ``sigma9 --check-config`` validates the layered configuration and prints a one-line summary;
-* ``sigma9 --sim`` runs the TWS API simulator in the foreground (so ``make run`` does something
-  useful on a fresh machine with no IB account);
-* ``sigma9`` alone explains that the UI is not built yet.
+Why the GUI runs on a qasync loop: ib_insync is asyncio; with Qt's event loop driving asyncio
+(``asyncio.Runner``/``asyncio.run`` with ``loop_factory=QEventLoop``), broker I/O and the
+window share one thread and nothing ever blocks it (docs: ib-orders P10).
 
-Configuration errors print one ``sigma9: ...`` line on stderr and exit with status 2, the same
-status argparse uses for bad arguments, so scripts can tell "misconfigured" from "crashed".
+Every failure the user can fix is one ``sigma9: ...`` line: configuration errors and bad flags
+exit 2 (as argparse does), a missing display exits 2 with a hint instead of Qt aborting, and
+a broker or simulator that cannot be reached exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import math
+import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from backend.settings import (
     Settings,
     SettingsError,
+    StrategySettings,
     default_config_path,
     load_settings,
     user_config_path,
 )
+from frontend.display import display_problem
+from frontend.sim_process import SimProcess, SimStartError
 
-# Where a foreground simulator listens when sim.port is 0 ("pick a free port" only makes sense
-# when the terminal spawns the simulator itself and can tell its client the port). 4002 is the
-# IB Gateway paper port, so clients configured for paper trading connect unchanged.
-FOREGROUND_SIM_PORT = 4002
-
+EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_CONFIG_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+MODE_SIM = "SIM"
+MODE_AUTO = "AUTO"
+"""Paper or live is decided by the account after connecting (ib-orders P11)."""
+
+SIM_SCENARIO = "ignition"
+"""The simulator's built-in scenario of Seismograph setups, so ``--sim`` shows trades."""
+SIM_DEMO_BAR_S = 5
+"""Strategy bar size under ``--sim`` when the config keeps the shipped 60 s: the ignition
+scenario then brings a setup every couple of minutes instead of every twenty."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr (exit 2), not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_CONFIG_ERROR, f"{self.prog}: {message} (see --help)\n")
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of minutes")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sigma9",
-        description="Sigma9 trading terminal for Interactive Brokers.",
-    )
-    parser.add_argument(
-        "--sim",
-        action="store_true",
-        help="use the built-in TWS API simulator instead of real TWS/Gateway",
-    )
-    parser.add_argument(
-        "--host",
-        help="API host: overrides broker.host (sim.host with --sim)",
-    )
-    parser.add_argument(
-        "--port",
-        type=int,
-        help="API port: overrides broker.port (sim.port with --sim)",
-    )
-    parser.add_argument("--client-id", type=int, help="API client id: overrides broker.client_id")
-    parser.add_argument(
-        "--check-config",
-        action="store_true",
-        help="validate the configuration, print a one-line summary and exit",
-    )
+    parser = _Parser(prog="sigma9", description="Sigma9 trading terminal for Interactive "
+                     "Brokers (TWS or IB Gateway; paper Gateway 127.0.0.1:4002 by default).")
+    parser.add_argument("--sim", action="store_true",
+                        help="start the built-in TWS API simulator as a child process on a "
+                             "free local port and connect to it (it ends with the terminal)")
+    parser.add_argument("--host", help="API host: overrides broker.host (with --sim: the "
+                                       "address the simulator binds, sim.host)")
+    parser.add_argument("--port", type=int, help="API port: overrides broker.port (with "
+                                                 "--sim: sim.port; default 0 = a free port)")
+    parser.add_argument("--client-id", type=int, help="API client id: overrides "
+                                                      "broker.client_id")
+    parser.add_argument("--headless", action="store_true",
+                        help="no window: print events as they happen and a summary at the end")
+    parser.add_argument("--minutes", type=_minutes, metavar="N",
+                        help="with --headless: stop after N minutes (decimals allowed; "
+                             "default: run until Ctrl+C)")
+    parser.add_argument("--check-config", action="store_true",
+                        help="validate the configuration, print a one-line summary and exit")
     return parser
 
 
@@ -89,33 +121,176 @@ def _summary(settings: Settings) -> str:
     )
 
 
-def _run_simulator(settings: Settings) -> int:
-    """Serve the simulator in the foreground until interrupted (stand-in for the terminal)."""
+# -- --sim -------------------------------------------------------------------------------------
+def scenario_args(bar_size_s: int, help_text: str | None = None) -> list[str]:
+    """``--scenario ignition`` shaped for the strategy's bars, if this simulator has it.
+
+    Asked of the simulator's own parser (not a subprocess), so an older simulator without
+    the scenario still starts: it then trades a plain random walk, which rarely signals.
+    """
+    from backend.sim import cli as sim_cli
+    from backend.sim import config as sim_config
+
+    if SIM_SCENARIO not in getattr(sim_config, "SCENARIOS", ()):
+        return []
+    words = (help_text if help_text is not None else sim_cli.build_parser().format_help())
+    words = words.split()
+    if "--scenario" not in words:
+        return []
+    args = ["--scenario", SIM_SCENARIO]
+    if "--episode-bar-seconds" in words:
+        args += ["--episode-bar-seconds", str(bar_size_s)]
+    return args
+
+
+def sim_bar_size(settings: Settings) -> int:
+    """The strategy's bar size under ``--sim``: the demo 5 s unless the user chose a size."""
+    shipped = StrategySettings.model_fields["bar_size_s"].default
+    bar = settings.strategy.bar_size_s
+    return SIM_DEMO_BAR_S if bar == shipped else bar
+
+
+def sim_journal_path(journal: Path) -> Path:
+    """The journal of a ``--sim`` session: next to the real one, never the real one.
+
+    The child simulator starts empty every time and reuses order ids from 1, so its trades
+    must neither mix with paper/live history nor meet the previous sim run's orders.
+    """
+    if str(journal) == ":memory:":
+        return journal
+    return journal.with_name(f"{journal.stem}.sim{journal.suffix or '.sqlite3'}")
+
+
+def _fresh_journal(path: Path) -> None:
+    """Remove the previous sim session's journal (and SQLite's -wal/-shm companions)."""
+    if str(path) == ":memory:":
+        return
+    for candidate in (path, path.with_name(path.name + "-wal"),
+                      path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            candidate.unlink()
+
+
+def settings_for_sim(settings: Settings, sim: SimProcess, bar_size_s: int) -> Settings:
+    """Point the broker at the running child (its account), the journal at the sim one."""
+    broker = settings.broker.model_copy(update={
+        "host": sim.host, "port": sim.port, "account": settings.sim.account})
+    journal = settings.journal.model_copy(update={
+        "path": sim_journal_path(settings.journal.path)})
+    strategy = settings.strategy.model_copy(update={"bar_size_s": bar_size_s})
+    return settings.model_copy(update={"broker": broker, "journal": journal,
+                                       "strategy": strategy})
+
+
+# -- the GUI ---------------------------------------------------------------------------------
+def run_qt(coro_factory: Any, app: Any) -> Any:
+    """``asyncio.run(coro, loop_factory=QEventLoop)``, spelled for Python 3.10 to 3.13.
+
+    ``asyncio.run`` takes ``loop_factory`` only from 3.12; ``asyncio.Runner`` (what it is
+    made of) has it from 3.11; 3.10 gets qasync's event-loop-policy shim.
+    """
+    import qasync
+
+    def qt_loop() -> asyncio.AbstractEventLoop:
+        # Also the thread's current loop: ib_insync finds its loop through the policy
+        # (util.getLoop), which a loop_factory alone does not set.
+        loop = qasync.QEventLoop(app)
+        asyncio.set_event_loop(loop)
+        return loop
+
     try:
-        from backend.sim import cli as sim_cli
+        if sys.version_info >= (3, 11):
+            with asyncio.Runner(loop_factory=qt_loop) as runner:
+                return runner.run(coro_factory())
+        return qasync.run(coro_factory())  # pragma: no cover - Python 3.10 only
+    finally:
+        asyncio.set_event_loop(None)
+
+
+async def gui_session(app: Any, run_terminal: Any, settings: Settings, mode: str,
+                      on_close: Any = None) -> int:
+    """Run the terminal until its window closes; Ctrl+C or SIGTERM closes the window.
+
+    Qt's C++ loop only lets Python's signal handlers run when Python code runs, so a 200 ms
+    no-op timer keeps Ctrl+C responsive. The first signal asks the windows to close (the
+    terminal then disconnects in order); a second one cancels the session outright.
+    ``app.quit()`` from elsewhere is run_terminal's to handle (it closes its window).
+    """
+    from PyQt6.QtCore import QTimer
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    interrupts = 0
+
+    def on_interrupt() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            app.closeAllWindows()
+        elif task is not None:
+            task.cancel()
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda *_: loop.call_soon_threadsafe(on_interrupt))
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+    try:
+        result = await run_terminal(settings, mode, on_close=on_close)
+        return result if isinstance(result, int) else EXIT_OK
+    finally:
+        wake.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_gui(settings: Settings, mode: str, sim: SimProcess | None) -> int:
+    try:
+        from frontend.terminal import run_terminal
     except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("backend.sim"):
+        if exc.name != "frontend.terminal":
             raise
-        print("sigma9: the simulator entry point backend.sim.cli is missing", file=sys.stderr)
-        return 1
-    sim = settings.sim
-    port = sim.port or FOREGROUND_SIM_PORT
-    print(
-        f"sigma9: the terminal UI is not built yet; serving the TWS API simulator on "
-        f"{sim.host}:{port} (Ctrl+C to stop)",
-        flush=True,
-    )
-    argv = ["--host", sim.host, "--port", str(port)]
-    argv += ["--symbols", ",".join(sim.symbols), "--seed", str(sim.seed)]
+        print("sigma9: the terminal window (frontend/terminal.py) is missing from this "
+              "build; use --headless", file=sys.stderr)
+        return EXIT_FAILED
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Sigma9")
+    # The session ends when run_terminal returns (after it disconnected), not when Qt
+    # decides the last window is gone: quitting first would stop the loop mid-cleanup.
+    app.setQuitOnLastWindowClosed(False)
     try:
-        rc = sim_cli.main(argv)
-    except KeyboardInterrupt:
-        return 130
-    return rc if isinstance(rc, int) else 0
+        # With --sim the child stops as soon as the core has disconnected (the window is
+        # gone by then); the launcher's ``with`` stops it again on any other way out.
+        on_close = sim.stop if sim is not None else None
+        return run_qt(lambda: gui_session(app, run_terminal, settings, mode, on_close), app)
+    except asyncio.CancelledError:
+        return EXIT_INTERRUPTED
+    except RuntimeError as exc:
+        if "Event loop stopped before Future completed" in str(exc):
+            return EXIT_OK  # app.quit() from elsewhere; the Runner's close cleaned up
+        raise
+
+
+def _run_headless(settings: Settings, minutes: float | None, sim: SimProcess | None) -> int:
+    from frontend.headless import run_headless
+
+    label = ""
+    if sim is not None:
+        scenario = SIM_SCENARIO if SIM_SCENARIO in sim.argv else "random walk"
+        label = f"(simulator pid {sim.pid}, scenario {scenario})"
+    check = sim.exit_reason if sim else None
+    return asyncio.run(run_headless(settings, minutes, label=label, abort_check=check))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.minutes is not None and not args.headless:
+        print("sigma9: --minutes needs --headless (the window runs until you close it)",
+              file=sys.stderr)
+        return EXIT_CONFIG_ERROR
     try:
         settings = load_settings(**_overrides(args))
     except SettingsError as exc:
@@ -123,14 +298,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG_ERROR
     if args.check_config:
         print(_summary(settings))
-        return 0
-    if args.sim:
-        return _run_simulator(settings)
-    print(
-        "sigma9: the terminal UI is not built yet; run `sigma9 --sim` (or `sigma9-sim`) "
-        "to start the TWS API simulator"
-    )
-    return 0
+        return EXIT_OK
+    if not args.headless:
+        problem = display_problem()
+        if problem:  # checked before any child starts or Qt can abort the process
+            print(problem, file=sys.stderr)
+            return EXIT_CONFIG_ERROR
+    try:
+        with contextlib.ExitStack() as stack:
+            sim = None
+            if args.sim:
+                bar = sim_bar_size(settings)
+                sim = stack.enter_context(
+                    SimProcess.from_settings(settings.sim, scenario_args(bar)))
+                settings = settings_for_sim(settings, sim, bar)
+                _fresh_journal(settings.journal.path)
+            if args.headless:
+                return _run_headless(settings, args.minutes, sim)
+            return _run_gui(settings, MODE_SIM if args.sim else MODE_AUTO, sim)
+    except SimStartError as exc:
+        print(f"sigma9: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,369 @@
+"""``sigma9 --headless``: the same trading core as the terminal, with no window.
+
+Why: a server, a CI job or an SSH session has no display, and a trader checking a strategy
+overnight wants a log, not a window. This runs the very wiring the terminal runs
+(:class:`backend.runtime.TradingCore`: connector, journal, OrderManager, StrategyRunner) on a
+plain asyncio loop, prints one timestamped line per event as it happens, and ends with a
+summary block computed from the OrderManager's books (the ledger, so P&L is fills minus
+commissions exactly as the terminal shows it).
+
+No QApplication is needed: the connector's Qt signals are emitted and received on this one
+thread, so they are direct calls and need no Qt event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TextIO
+
+from backend.broker.connector import INFO_CODES
+from backend.broker.errors import BrokerError
+from backend.core import ledger
+from backend.core.journal import JournalError
+from backend.core.models import FillRecord, OrderRecord, OrderStatus, Position
+from backend.runtime import TradingCore
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+CENT = Decimal("0.01")
+INTERRUPTED = "interrupted"
+
+
+# -- the summary (pure: tested with known fills) ---------------------------------------------
+@dataclass(frozen=True)
+class Summary:
+    elapsed_s: float
+    endpoint: str
+    account: str
+    signals: int
+    entries: int
+    refused: int
+    orders: tuple[OrderRecord, ...]
+    """Orders first seen in this session."""
+    fills: tuple[FillRecord, ...]
+    """Executions first seen in this session."""
+    realized: Decimal
+    """Realized P&L of this session's fills, after commissions (ledger rules)."""
+    commissions: Decimal
+    positions: tuple[Position, ...]
+
+
+def build_summary(*, prior_fills: list[FillRecord], all_fills: list[FillRecord],
+                  session_orders: list[OrderRecord], positions: list[Position],
+                  signals: int, entries: int, refused: int, elapsed_s: float,
+                  endpoint: str = "", account: str = "") -> Summary:
+    """Session P&L = realized over every fill minus realized over the fills before it.
+
+    Computed that way (not from the session's fills alone) so a position opened in an earlier
+    session and closed in this one is measured against its real cost.
+    """
+    prior_ids = {f.exec_id for f in prior_fills}
+    session_fills = tuple(f for f in all_fills if f.exec_id not in prior_ids)
+
+    def realized(fills: list[FillRecord]) -> Decimal:
+        return sum((b.realized for b in ledger.books_from_fills(fills).values()), Decimal(0))
+
+    return Summary(elapsed_s=elapsed_s, endpoint=endpoint, account=account, signals=signals,
+                   entries=entries, refused=refused, orders=tuple(session_orders),
+                   fills=session_fills,
+                   realized=realized(list(all_fills)) - realized(list(prior_fills)),
+                   commissions=sum((f.commission for f in session_fills), Decimal(0)),
+                   positions=tuple(positions))
+
+
+def _money(value: Decimal, signed: bool = False) -> str:
+    text = f"{value.quantize(CENT):,}"
+    return f"+{text}" if signed and value > 0 else text
+
+
+def _roles(roles: tuple[Any, ...]) -> str:
+    return ", ".join(getattr(r, "value", str(r)) for r in roles)
+
+
+def format_summary(s: Summary) -> list[str]:
+    """The summary block: signals, orders, fills, P&L, open positions (one fact a line)."""
+    where = f" on {s.endpoint}" if s.endpoint else ""
+    account = f" (account {s.account})" if s.account else ""
+    counts: dict[str, int] = {}
+    for order in s.orders:
+        if order.status is OrderStatus.PENDING or order.status is OrderStatus.PARTIAL_FILL:
+            key = "working"
+        elif order.status in (OrderStatus.ERROR, OrderStatus.INACTIVE):
+            key = "rejected"
+        else:
+            key = order.status.value.lower()
+        counts[key] = counts.get(key, 0) + 1
+    order_detail = ", ".join(f"{counts.get(k, 0)} {k}" for k in
+                             ("filled", "cancelled", "working", "rejected"))
+    shares = sum(f.quantity for f in s.fills)
+    lines = [
+        f"--- summary: {s.elapsed_s / 60:.1f} min{where}{account} ---",
+        f"signals:        {s.signals} ({s.entries} entered, {s.refused} refused)",
+        f"orders:         {len(s.orders)} ({order_detail})",
+        f"fills:          {len(s.fills)} ({shares} shares), commissions {_money(s.commissions)}",
+        f"realized P&L:   {_money(s.realized, signed=True)} (after commissions)",
+    ]
+    if not s.positions:
+        return [*lines, "open positions: none"]
+    lines.append(f"open positions: {len(s.positions)}")
+    for p in s.positions:
+        mark = f", mark {p.market_price}" if p.market_price is not None else ""
+        guard = (f"protected by {_roles(p.protected_by)}" if p.protected_by
+                 else "UNPROTECTED (no live exit at the broker)")
+        lines.append(f"  {p.symbol} {p.quantity} @ {p.avg_cost.quantize(Decimal('0.0001'))}"
+                     f"{mark}, unrealized {_money(p.unrealized_pnl, signed=True)}; {guard}")
+    return lines
+
+
+# -- live event lines ------------------------------------------------------------------------
+class EventPrinter:
+    """Turns the core's listener callbacks into one printed line per event."""
+
+    def __init__(self, out: TextIO, now: Callable[[], datetime] = datetime.now) -> None:
+        self.out = out
+        self.now = now
+        self.signals = self.entries = 0
+        self.refused_ids: set[str] = set()
+        self._statuses: dict[str, str] = {}
+        self._fills: set[str] = set()
+        self._positions: tuple = ()
+
+    def line(self, text: str) -> None:
+        print(f"{self.now():%H:%M:%S} {text}", file=self.out, flush=True)
+
+    def attach(self, core: TradingCore) -> None:
+        c = core.connector
+        c.connection_state.connect(
+            lambda state, message: self.line(f"connection {state.value}: {message}"))
+        c.broker_message.connect(self.on_broker_message)
+        c.market_data_error.connect(
+            lambda symbol, message: self.line(f"market data {symbol}: {message}"))
+        core.manager.listeners.append(self.on_manager)
+        core.runner.listeners.append(self.on_runner)
+
+    def on_broker_message(self, code: int, text: str) -> None:
+        if code not in INFO_CODES and not 2100 <= code < 2200:  # farm "OK" chatter
+            self.line(f"broker [{code}] {text}")
+
+    def on_runner(self, kind: str, p: dict[str, Any]) -> None:
+        if kind == "armed":
+            self.line(f"armed on {', '.join(p['symbols'])}")
+        elif kind == "arm_failed":
+            self.line("ARM FAILED: no symbol of the watchlist could be subscribed")
+        elif kind in ("symbol_error", "warmup_failed"):
+            self.line(f"{kind.replace('_', ' ')} {p['symbol']}: {p['reason']}")
+        elif kind == "warmed_up":
+            self.line(f"warmed up {p['symbol']} with {p['bars']} bars")
+        elif kind == "signal":
+            self.signals += 1
+            s = p["signal"]
+            atr = Decimal(str(s["atr"])).quantize(Decimal("0.0001"))
+            self.line(f"signal {s['symbol']} {s['action']} ref {s['reference_price']} "
+                      f"ATR {atr} ({s['id']}): {s['reason']}")
+        elif kind == "signal_ignored":
+            self.line(f"signal ignored {p['signal']['symbol']}: {p['reason']}")
+        elif kind == "entry":
+            self.entries += 1
+            self.line(f"entry {p['symbol']} order {p['order_id']} (signal {p['signal_id']})")
+        elif kind == "refused":
+            self._refused(p)
+        elif kind == "disarmed":
+            self.line("disarmed (open positions keep their exits)")
+
+    def _refused(self, p: dict[str, Any]) -> None:
+        # The OrderManager and the runner both report a refusal: print it once.
+        if p.get("signal_id") in self.refused_ids:
+            return
+        self.refused_ids.add(p.get("signal_id", ""))
+        self.line(f"REFUSED {p.get('symbol', '?')} ({p.get('signal_id', '')}): {p['reason']}")
+
+    def on_manager(self, kind: str, p: dict[str, Any]) -> None:
+        if kind == "order":
+            self._order(p["order"])
+        elif kind == "fill":
+            f = p["fill"]
+            if f["exec_id"] in self._fills:
+                return
+            self._fills.add(f["exec_id"])
+            self.line(f"fill {f['symbol']} {f['side']} {f['quantity']} @ {f['price']} "
+                      f"commission {f['commission']} (order {f['order_id']})")
+        elif kind == "refused":
+            self._refused(p)
+        elif kind == "positions":
+            self._positions_line(p["positions"])
+        elif kind == "slippage":
+            self.line(f"slippage {p['symbol']}: filled {p['fill']} vs reference "
+                      f"{p['reference']} ({p['slippage']})")
+        elif kind == "alert":
+            self.line(f"ALERT {p['message']}")
+        elif kind in ("leg_rejected", "reprotected", "flattened"):
+            detail = ", ".join(f"{k}={v}" for k, v in p.items())
+            self.line(f"{kind.upper().replace('_', ' ')} {detail}")
+
+    def _order(self, o: dict[str, Any]) -> None:
+        previous = self._statuses.get(o["order_id"])
+        if previous == o["status"]:
+            return
+        self._statuses[o["order_id"]] = o["status"]
+        if previous is None:
+            price = "".join(f" {label} {o[k]}" for k, label in
+                            (("limit_price", "limit"), ("stop_price", "stop")) if o.get(k))
+            trail = f" trail {o['trail_amount']}" if o.get("trail_amount") else ""
+            self.line(f"order {o['order_id']} {o['symbol']} {o['side']} {o['quantity']} "
+                      f"{o['order_type']}{price}{trail} [{o['role']}]: {o['status']}")
+            return
+        filled = (f" {o['filled']}/{o['quantity']} @ {o['avg_fill_price']}"
+                  if o.get("filled") else "")
+        why = f" ({o['message']})" if o.get("message") else ""
+        self.line(f"order {o['order_id']} {o['symbol']} [{o['role']}]: {previous} -> "
+                  f"{o['status']}{filled}{why}")
+
+    def _positions_line(self, positions: list[dict[str, Any]]) -> None:
+        key = tuple((p["symbol"], p["quantity"], tuple(p["protected_by"])) for p in positions)
+        if key == self._positions:
+            return
+        self._positions = key
+        text = "; ".join(f"{s} {q} ({'protected: ' + ', '.join(r) if r else 'UNPROTECTED'})"
+                         for s, q, r in key)
+        self.line(f"positions: {text or 'none'}")
+
+
+# -- library logging ---------------------------------------------------------------------------
+class _LogLines(logging.Handler):
+    """Sigma9's own warnings become event lines; ib_insync's are dropped.
+
+    Without a handler, Python prints every WARNING to stderr raw (ib_insync's "API connection
+    failed: ConnectionRefusedError(...)" above our own one-line reason). Everything ib_insync
+    reports that matters already arrives as an event: connection states, broker messages and
+    order errors, in Sigma9's words.
+    """
+
+    def __init__(self, printer: EventPrinter) -> None:
+        super().__init__(logging.WARNING)
+        self.printer = printer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.split(".")[0] == "sigma9":
+            with contextlib.suppress(Exception):
+                self.printer.line(f"{record.levelname.lower()} {record.name}: "
+                                  f"{record.getMessage()}")
+
+
+@contextlib.contextmanager
+def _logging_to(printer: EventPrinter):
+    root = logging.getLogger()
+    handler = _LogLines(printer)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
+# -- the run -----------------------------------------------------------------------------------
+async def run_headless(settings: Any, minutes: float | None, *, label: str = "",
+                       out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+                       abort_check: Callable[[], str | None] | None = None) -> int:
+    """Connect, arm the watchlist, print events for ``minutes`` (None: until Ctrl+C), summarise.
+
+    ``abort_check`` is polled twice a second; a non-None return (e.g. "the simulator exited")
+    ends the run early with that line. Failures print one ``sigma9:`` line, never a traceback.
+    """
+    printer = EventPrinter(out)
+    with _logging_to(printer):
+        return await _session(settings, minutes, printer, label, err, abort_check)
+
+
+async def _session(settings: Any, minutes: float | None, printer: EventPrinter, label: str,
+                   err: TextIO, abort_check: Callable[[], str | None] | None) -> int:
+    out = printer.out
+    b = settings.broker
+    try:
+        core = TradingCore.build(settings)
+    except (JournalError, BrokerError) as exc:
+        print(f"sigma9: {exc}", file=err, flush=True)
+        return EXIT_FAILED
+    printer.attach(core)
+    span = f"for {minutes:g} min" if minutes is not None else "until Ctrl+C"
+    printer.line(f"sigma9 headless{' ' + label if label else ''}: {b.host}:{b.port} client "
+                 f"{b.client_id}, {settings.strategy.bar_size_s}-s bars, journal "
+                 f"{settings.journal.path}; running {span}")
+    prior_fills = list(core.manager.fills.values())
+    prior_orders = set(core.manager.orders)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    started = time.monotonic()
+    stopped = False
+    try:
+        try:
+            reprotected = await core.start()
+        except (BrokerError, JournalError) as exc:
+            print(f"sigma9: {exc}", file=err, flush=True)
+            return EXIT_FAILED
+        if reprotected:
+            printer.line(f"re-protected on start: {', '.join(reprotected)}")
+        await core.runner.arm(settings.strategy.watchlist)
+        deadline = None if minutes is None else started + minutes * 60
+        reason = await _wait(stop, deadline, abort_check)
+        if reason:
+            printer.line(f"stopping early: {reason}")
+        core.runner.disarm()
+        await asyncio.sleep(0)  # let callbacks already queued (fills, statuses) land first
+        summary = build_summary(
+            prior_fills=prior_fills, all_fills=list(core.manager.fills.values()),
+            session_orders=[o for i, o in core.manager.orders.items() if i not in prior_orders],
+            positions=core.manager.get_active_positions(), signals=printer.signals,
+            entries=printer.entries, refused=len(printer.refused_ids - {""}),
+            elapsed_s=time.monotonic() - started, endpoint=f"{b.host}:{b.port}",
+            account=core.connector.account)
+        stopped = True
+        await _stop(core, err)  # disconnect first, so the summary is the last word
+        for text in format_summary(summary):
+            print(text, file=out, flush=True)
+        # Ctrl+C is a normal way to end a run; losing the broker or simulator is not.
+        return EXIT_OK if reason in (None, INTERRUPTED) else EXIT_FAILED
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        if not stopped:
+            await _stop(core, err)
+
+
+async def _stop(core: TradingCore, err: TextIO) -> None:
+    try:
+        await core.stop()
+    except Exception as exc:  # the summary still counts; say why the stop was unclean
+        print(f"sigma9: the trading core did not stop cleanly: {exc}", file=err, flush=True)
+
+
+async def _wait(stop: asyncio.Event, deadline: float | None,
+                abort_check: Callable[[], str | None] | None) -> str | None:
+    """Sleep until ``deadline`` (monotonic; None: no end), a stop request or ``abort_check``.
+
+    The deadline counts from the start of the run, connecting and warm-up included, so
+    ``--minutes 5`` is five minutes of wall clock, as a trader reads it.
+    """
+    while deadline is None or time.monotonic() < deadline:
+        if stop.is_set():
+            return INTERRUPTED
+        problem = abort_check() if abort_check else None
+        if problem:
+            return problem
+        remaining = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), max(remaining, 0))
+    return None
