@@ -1,0 +1,219 @@
+"""CoreFeed: the trading core's events, turned into model updates and log lines.
+
+The OrderManager and the StrategyRunner publish plain ``(kind, payload)`` events to
+listeners; the connector emits Qt signals. This is the one place that subscribes to all of
+them for the terminal, so the window only lays things out and handles the trader's clicks.
+Everything runs on the GUI thread (the qasync loop): no locks, no queued hand-offs, except
+for Python log records, which may come from any thread and are passed on by a signal.
+
+What reaches the log panel, with its reason: broker errors and messages, refused signals,
+rejected legs, re-protections, flattens, alerts, connection changes and every order status
+change. The same refusal is published by the OrderManager and then by the runner; it is
+logged once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from backend.core.models import ConnectionState, OrderRecord
+from frontend.models.columns import ROLE_NAMES
+from frontend.models.executions import ExecutionsModel
+from frontend.models.log import Level, LogModel
+from frontend.models.orders import OrdersModel
+from frontend.models.positions import PositionsModel, positions_snapshot
+
+CONNECTION_LEVELS = {ConnectionState.RECONNECTING: Level.WARNING,
+                     ConnectionState.BROKER_LOST: Level.ERROR}
+INFO_CODES = frozenset({202, 399, 1102})
+"""Broker messages that are news, not trouble: a confirmed cancel, a routing note, "restored"."""
+QUIET_LOGGERS = ("sigma9.sim", "sigma9.ui")
+"""The simulator logs its own side; the UI's errors already reach the panel."""
+
+
+class _LogBridge(QObject):
+    record = pyqtSignal(str, str, str)  # level, logger name, message
+
+
+class PanelLogHandler(logging.Handler):
+    """Python ERROR records of Sigma9's loggers into the log panel, from any thread."""
+
+    def __init__(self, log: LogModel) -> None:
+        super().__init__(logging.ERROR)
+        self.bridge = _LogBridge()
+        self.bridge.record.connect(lambda lvl, name, msg: log.append(Level(lvl), name, msg))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(QUIET_LOGGERS):
+            return
+        with contextlib.suppress(RuntimeError):  # the panel is gone (shutting down)
+            self.bridge.record.emit("ERROR", record.name, record.getMessage())
+
+
+class CoreFeed(QObject):
+    order_changed = pyqtSignal(object)  # OrderRecord
+    positions_changed = pyqtSignal()
+    runner_event = pyqtSignal(str, dict)  # kind, payload
+    bar = pyqtSignal(object)  # Bar
+
+    def __init__(self, core: Any, orders: OrdersModel, positions: PositionsModel,
+                 executions: ExecutionsModel, log: LogModel,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.core = core
+        self.orders, self.positions, self.executions, self.log = (
+            orders, positions, executions, log)
+        self._refused: set[str] = set()
+        self._handler = PanelLogHandler(log)
+        self._attached = False
+
+    # -- wiring ------------------------------------------------------------------------
+    def attach(self) -> None:
+        core, c = self.core, self.core.connector
+        core.manager.listeners.append(self.on_manager_event)
+        core.runner.listeners.append(self.on_runner_event)
+        c.connection_state.connect(self.on_connection_state)
+        c.broker_message.connect(self.on_broker_message)
+        c.order_error.connect(self.on_order_error)
+        c.market_data_error.connect(self.on_market_data_error)
+        c.tick.connect(self.positions.on_quote)
+        logging.getLogger("sigma9").addHandler(self._handler)
+        self._attached = True
+
+    def detach(self) -> None:
+        if not self._attached:
+            return
+        core, c = self.core, self.core.connector
+        for listeners, fn in ((core.manager.listeners, self.on_manager_event),
+                              (core.runner.listeners, self.on_runner_event)):
+            if fn in listeners:
+                listeners.remove(fn)
+        for signal, slot in ((c.connection_state, self.on_connection_state),
+                             (c.broker_message, self.on_broker_message),
+                             (c.order_error, self.on_order_error),
+                             (c.market_data_error, self.on_market_data_error),
+                             (c.tick, self.positions.on_quote)):
+            with contextlib.suppress(TypeError):
+                signal.disconnect(slot)
+        logging.getLogger("sigma9").removeHandler(self._handler)
+        self._attached = False
+
+    def load(self, records: list[OrderRecord] | None = None) -> None:
+        """Fill the tables from what the OrderManager already knows (journal + broker)."""
+        manager = self.core.manager
+        for record in records if records is not None else list(manager.orders.values()):
+            self.orders.update_order(record)
+        for fill in manager.fills.values():
+            self.executions.update_fill(fill)
+        self.refresh_positions()
+
+    def refresh_positions(self) -> None:
+        self.positions.update_positions(positions_snapshot(self.core.manager))
+        self.positions_changed.emit()
+
+    # -- OrderManager events -------------------------------------------------------------------
+    def on_manager_event(self, kind: str, payload: dict[str, Any]) -> None:
+        manager = self.core.manager
+        if kind == "order":
+            record = manager.orders.get(payload["order"]["order_id"])
+            if record is not None:
+                self._order(record)
+        elif kind == "fill":
+            fill = manager.fills.get(payload["fill"]["exec_id"])
+            if fill is not None:
+                self.executions.update_fill(fill)
+                self.log.append(Level.INFO, "fill", f"{fill.side.value} {fill.quantity} "
+                                f"{fill.symbol} @ {fill.price} (order {fill.order_id})")
+            self.refresh_positions()
+        elif kind == "positions":
+            self.refresh_positions()
+        else:
+            self._manager_message(kind, payload)
+
+    def _order(self, record: OrderRecord) -> None:
+        before = self.orders.row(record.order_id)
+        self.orders.update_order(record)
+        if before is None or before.get("status") is not record.status:
+            leg = ROLE_NAMES.get(record.role, record.role.value)
+            why = f": {record.message}" if record.message and record.status.is_final else ""
+            self.log.append(Level.INFO, "order",
+                            f"order {record.order_id} ({record.symbol} {leg} "
+                            f"{record.side.value} {record.quantity} {record.order_type.value})"
+                            f" {record.status.value}{why}")
+        self.order_changed.emit(record)
+        self.refresh_positions()  # the live legs are the positions' protection state
+
+    def _manager_message(self, kind: str, p: dict[str, Any]) -> None:
+        symbol = p.get("symbol", "")
+        if kind == "refused":
+            self._refused.add(p.get("signal_id", ""))
+            self.log.append(Level.WARNING, "oms", f"signal {p.get('signal_id', '?')} "
+                            f"({symbol}) refused: {p.get('reason', '')}")
+        elif kind == "alert":
+            self.log.append(Level.ALERT, "oms", p.get("message", ""))
+        elif kind == "leg_rejected":
+            self.log.append(Level.ERROR, "oms", f"{symbol} {p.get('role')} leg "
+                            f"{p.get('order_id')} rejected: {p.get('reason', '')}")
+        elif kind == "reprotected":
+            self.log.append(Level.ALERT, "oms", f"{symbol}: exits re-sent "
+                            f"({', '.join(p.get('order_ids', []))}): {p.get('reason', '')}")
+        elif kind == "flattened":
+            what = symbol or ", ".join(p.get("symbols", [])) or "nothing open"
+            self.log.append(Level.ALERT, "oms", f"flattened {what}: {p.get('reason', '')}")
+        elif kind == "slippage":
+            self.log.append(Level.INFO, "oms", f"{symbol} entry filled at {p.get('fill')} vs "
+                            f"reference {p.get('reference')} (slippage {p.get('slippage')})")
+        else:
+            self.log.append(Level.INFO, "oms", f"{kind}: {p}")
+
+    # -- StrategyRunner events ---------------------------------------------------------------
+    def on_runner_event(self, kind: str, p: dict[str, Any]) -> None:
+        if kind == "bar":
+            self.bar.emit(p["bar"])
+            return
+        self.runner_event.emit(kind, p)
+        symbol = p.get("symbol", "")
+        if kind == "armed":
+            self.log.append(Level.INFO, "strategy", f"armed on {', '.join(p['symbols'])}")
+        elif kind == "arm_failed":
+            self.log.append(Level.ERROR, "strategy", "arming failed: no symbol could be armed")
+        elif kind == "disarmed":
+            self.log.append(Level.INFO, "strategy", "disarmed: no new entries (open positions "
+                            "keep their exits)")
+        elif kind in ("signal", "signal_ignored"):
+            s = p["signal"]
+            note = f" ignored: {p['reason']}" if kind == "signal_ignored" else ""
+            self.log.append(Level.INFO, "strategy", f"signal {s['id']} {s['symbol']} "
+                            f"@ {s['reference_price']} ({s.get('reason', '')}){note}")
+        elif kind == "refused":
+            if p.get("signal_id") not in self._refused:
+                self.log.append(Level.WARNING, "strategy", f"signal {p.get('signal_id')} "
+                                f"({symbol}) refused: {p.get('reason', '')}")
+        elif kind == "entry":
+            self.log.append(Level.INFO, "strategy", f"{symbol}: entry order {p['order_id']} "
+                            f"for signal {p['signal_id']}")
+        elif kind in ("symbol_error", "warmup_failed"):
+            level = Level.ERROR if kind == "symbol_error" else Level.WARNING
+            self.log.append(level, "strategy", f"{symbol}: {kind.replace('_', ' ')}: "
+                            f"{p.get('reason', '')}")
+        elif kind == "warmed_up":
+            self.log.append(Level.DEBUG, "strategy", f"{symbol}: {p.get('bars')} bars of "
+                            "history")
+
+    # -- connector signals ---------------------------------------------------------------------
+    def on_connection_state(self, state: ConnectionState, message: str) -> None:
+        self.log.append(CONNECTION_LEVELS.get(state, Level.INFO), "connection", message)
+
+    def on_broker_message(self, code: int, text: str) -> None:
+        level = Level.INFO if code in INFO_CODES or 2100 <= code < 2200 else Level.WARNING
+        self.log.append(level, "broker", f"IB {code}: {text}")
+
+    def on_order_error(self, order_id: str, message: str) -> None:
+        self.log.append(Level.ERROR, "broker", f"order {order_id}: {message}")
+
+    def on_market_data_error(self, symbol: str, message: str) -> None:
+        self.log.append(Level.ERROR, "market data", f"{symbol}: {message}")

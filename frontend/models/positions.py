@@ -1,0 +1,106 @@
+"""PositionsModel: each symbol's position, its P&L and which exit legs protect it.
+
+Rows are keyed by symbol and survive the position closing: a closed trade stays on screen
+with quantity 0 and its realized P&L, because "how did that trade end" is the first thing a
+trader asks after an exit. The protection cell names the live legs (``stop · time · trail``)
+and says ``UNPROTECTED`` in red when shares are held with no live exit.
+
+Last price and unrealized P&L move with every tick; they go through ``stage`` and are
+repainted together, at most once per ``ui.tick_repaint_ms``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from backend.core.models import LegRole, Position, Quote
+from frontend.models.columns import (
+    CENTER,
+    GREEN,
+    RED,
+    RIGHT,
+    ROLE_NAMES,
+    Column,
+    money,
+    pnl_colour,
+    price,
+    quantity,
+)
+from frontend.models.table import KeyedTableModel
+
+PROTECTION_ORDER = (LegRole.SAFETY_STOP, LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER)
+
+
+def protection_text(value: Any, row: Mapping[str, Any]) -> str:
+    if not row.get("quantity"):
+        return "closed" if row.get("realized") is not None else ""
+    roles = tuple(value or ())
+    if not roles:
+        return "UNPROTECTED"
+    ordered = [r for r in PROTECTION_ORDER if r in roles] + [
+        r for r in roles if r not in PROTECTION_ORDER]
+    return " · ".join(ROLE_NAMES.get(r, r.value) for r in ordered)
+
+
+def protection_colour(value: Any, row: Mapping[str, Any]):
+    if not row.get("quantity"):
+        return None
+    roles = tuple(value or ())
+    return GREEN if LegRole.SAFETY_STOP in roles else RED
+
+
+POSITION_COLUMNS: tuple[Column, ...] = (
+    Column("symbol", "Symbol"),
+    Column("quantity", "Qty", quantity, RIGHT),
+    Column("avg_cost", "Avg cost", price, RIGHT, tooltip="average cost incl. commission"),
+    Column("last", "Last", price, RIGHT),
+    Column("unrealized", "Unrealized", money, RIGHT, pnl_colour),
+    Column("realized", "Realized", money, RIGHT, pnl_colour,
+           tooltip="realized P&L, net of commissions"),
+    Column("protection", "Protection", protection_text, CENTER, protection_colour,
+           sort=lambda v, r: len(v or ()),
+           tooltip="exit legs live at the broker for this position"),
+)
+
+
+def closed_position(symbol: str, realized: Decimal, commissions: Decimal,
+                    mark: Decimal | None = None) -> Position:
+    return Position(symbol, 0, Decimal(0), realized, Decimal(0), commissions, mark, ())
+
+
+def positions_snapshot(manager: Any) -> list[Position]:
+    """Open positions from the OrderManager, plus traded-and-closed symbols at quantity 0.
+
+    ``manager`` is the OrderManager: open positions come from ``get_active_positions`` (which
+    carries the live protecting roles), closed ones from its fill books.
+    """
+    out = {p.symbol: p for p in manager.get_active_positions()}
+    for symbol, book in manager.books().items():
+        if symbol not in out:
+            out[symbol] = closed_position(symbol, book.realized, book.commissions,
+                                          manager.marks.get(symbol))
+    return [out[s] for s in sorted(out)]
+
+
+class PositionsModel(KeyedTableModel):
+    columns = POSITION_COLUMNS
+
+    def update_positions(self, positions: list[Position]) -> None:
+        for p in positions:
+            self.upsert(p.symbol, {
+                "symbol": p.symbol, "quantity": p.quantity, "avg_cost": p.avg_cost,
+                "last": p.market_price, "unrealized": p.unrealized_pnl if p.quantity else None,
+                "realized": p.realized_pnl, "commissions": p.commissions,
+                "protection": tuple(p.protected_by)})
+
+    def on_quote(self, quote: Quote) -> None:
+        """A tick: restage last and unrealized P&L for the next coalesced repaint."""
+        row = self.rows.get(quote.symbol)
+        if row is None or quote.last is None:
+            return
+        values: dict[str, Any] = {"last": quote.last}
+        if row.get("quantity"):
+            values["unrealized"] = (quote.last - row["avg_cost"]) * row["quantity"]
+        self.stage(quote.symbol, values)

@@ -1,0 +1,99 @@
+"""run_terminal: the desktop terminal's lifetime, from the first window to a clean stop.
+
+The launcher runs it on a qasync loop::
+
+    asyncio.run(run_terminal(settings, mode), loop_factory=qasync.QEventLoop)   # 3.11+
+    qasync.run(run_terminal(settings, mode))                                    # 3.10
+
+It builds the trading core and the window, shows the window, connects at once (with
+``settings.broker``, which the launcher points at the simulator for ``--sim``), then waits
+for the window to close. Closing stops the strategy runner and disconnects before returning,
+so nothing is left half-sent. A refused connection is not fatal: the window stays up with the
+reason in its log, and the trader can connect again.
+
+Exit codes: 0 after a clean stop; 1 if the core could not be built or did not stop cleanly
+(the reason is printed as one ``sigma9: ...`` line and logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from PyQt6.QtCore import QSettings
+from PyQt6.QtWidgets import QApplication
+
+from backend.runtime import TradingCore
+from frontend.errors import ErrorReporter
+from frontend.models.log import Level
+from frontend.window import MainWindow
+
+log = logging.getLogger("sigma9.ui")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+async def run_terminal(settings: Any, mode: str, on_close: Callable[[], Any] | None = None,
+                       qsettings: QSettings | None = None,
+                       on_window: Callable[[MainWindow], Any] | None = None) -> int:
+    """Run the terminal until its window closes; returns the process exit code.
+
+    ``mode`` is ``"sim"`` when the endpoint is the built-in simulator (the badge says SIM),
+    anything else for TWS/Gateway (PAPER or LIVE by account code). ``on_close`` runs after the
+    core has stopped (e.g. to stop a simulator child); it may be a coroutine function.
+    ``qsettings`` and ``on_window`` exist for tests and tools (screenshots).
+    """
+    app = QApplication.instance()
+    if app is None:
+        raise RuntimeError("run_terminal needs a QApplication: run it on a qasync.QEventLoop")
+    loop = asyncio.get_running_loop()
+    try:
+        core = TradingCore.build(settings)
+    except Exception as exc:
+        print(f"sigma9: the trading core could not start: {exc}", file=sys.stderr)
+        log.exception("TradingCore.build failed")
+        return EXIT_FAILED
+    # The window's close, not Qt's last-window rule, ends the session: the core must stop
+    # while the loop still runs.
+    app.setQuitOnLastWindowClosed(False)
+    window = MainWindow(core, settings, mode, qsettings)
+    reporter = ErrorReporter(window).install(loop)
+    reporter.listeners.append(
+        lambda title, message: window.log.append(Level.ERROR, "error", f"{title}: {message}"))
+    closed = asyncio.Event()
+    window.closed.connect(closed.set)
+    app.aboutToQuit.connect(window.close)
+    window.show()
+    if on_window is not None:
+        on_window(window)
+    connecting = window.spawn(window.connect_broker())
+    code = EXIT_OK
+    try:
+        await closed.wait()
+    finally:
+        if not connecting.done():
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await connecting
+        await window.drain()
+        try:
+            await core.stop()
+        except Exception as exc:
+            print(f"sigma9: the trading core did not stop cleanly: {exc}", file=sys.stderr)
+            log.exception("TradingCore.stop failed")
+            code = EXIT_FAILED
+        reporter.uninstall()
+        with contextlib.suppress(TypeError, RuntimeError):
+            app.aboutToQuit.disconnect(window.close)
+        window.deleteLater()
+        if on_close is not None:
+            result = on_close()
+            if inspect.isawaitable(result):
+                await result
+    return code

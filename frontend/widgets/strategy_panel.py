@@ -1,0 +1,122 @@
+"""StrategyPanel: the Arm/Disarm toggle and the watchlist it arms.
+
+The toggle shows what the StrategyRunner *is*, not what was clicked: a click emits a request
+and disables the button until the runner answers (``set_armed``), so a failed arm never
+leaves a button that says "armed". The watchlist cannot be edited while armed: the runner
+subscribed and warmed up exactly those symbols, and a silent mismatch between the list on
+screen and what is being watched is worse than asking the trader to disarm first.
+"""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+def parse_symbols(text: str) -> list[str]:
+    """``"aapl, msft tsla"`` -> ``["AAPL", "MSFT", "TSLA"]``: commas or spaces, no repeats."""
+    return list(dict.fromkeys(s.upper() for s in text.replace(",", " ").split()))
+
+
+class StrategyPanel(QWidget):
+    arm_requested = pyqtSignal(list)  # the watchlist
+    disarm_requested = pyqtSignal()
+    symbol_selected = pyqtSignal(str)
+    watchlist_changed = pyqtSignal(list)
+
+    def __init__(self, watchlist: list[str] | tuple[str, ...] = (),
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.armed = False
+        self.arm_button = QPushButton("Arm")
+        self.arm_button.setCheckable(True)
+        self.arm_button.setMinimumHeight(36)
+        self.arm_button.clicked.connect(self._on_toggle)
+        self.status_label = QLabel("disarmed")
+        self.list = QListWidget()
+        self.list.currentTextChanged.connect(self._on_current)
+        self.symbol_edit = QLineEdit()
+        self.symbol_edit.setPlaceholderText("add symbols, e.g. AAPL, MSFT")
+        self.symbol_edit.returnPressed.connect(self.add_from_edit)
+        self.add_button = QPushButton("Add")
+        self.add_button.clicked.connect(self.add_from_edit)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self.remove_selected)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.arm_button)
+        layout.addWidget(self.status_label)
+        layout.addWidget(QLabel("Watchlist"))
+        layout.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.symbol_edit, 1)
+        row.addWidget(self.add_button)
+        row.addWidget(self.remove_button)
+        layout.addLayout(row)
+        self.set_watchlist(list(watchlist))
+        self._show()
+
+    # -- watchlist -----------------------------------------------------------------------------
+    def watchlist(self) -> list[str]:
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
+    def set_watchlist(self, symbols: list[str]) -> None:
+        self.list.clear()
+        self.list.addItems(list(dict.fromkeys(s.strip().upper() for s in symbols if s.strip())))
+        self.watchlist_changed.emit(self.watchlist())
+
+    def add_from_edit(self) -> None:
+        new = [s for s in parse_symbols(self.symbol_edit.text()) if s not in self.watchlist()]
+        if new:
+            self.list.addItems(new)
+            self.watchlist_changed.emit(self.watchlist())
+        self.symbol_edit.clear()
+
+    def remove_selected(self) -> None:
+        for item in self.list.selectedItems():
+            self.list.takeItem(self.list.row(item))
+        self.watchlist_changed.emit(self.watchlist())
+
+    def _on_current(self, text: str) -> None:
+        if text:
+            self.symbol_selected.emit(text)
+
+    # -- arm / disarm ----------------------------------------------------------------------
+    def _on_toggle(self, checked: bool) -> None:
+        self.arm_button.setEnabled(False)
+        self.arm_button.setChecked(self.armed)  # the runner's answer decides, not the click
+        if self.armed:
+            self.status_label.setText("disarming…")
+            self.disarm_requested.emit()
+        else:
+            self.status_label.setText("arming…")
+            self.arm_requested.emit(self.watchlist())
+
+    def set_armed(self, armed: bool, symbols: list[str] | None = None,
+                  message: str = "") -> None:
+        """What the runner reported; re-enables the toggle."""
+        self.armed = armed
+        if message:
+            self.status_label.setText(message)
+        elif armed:
+            self.status_label.setText(f"armed on {', '.join(symbols or self.watchlist())}")
+        else:
+            self.status_label.setText("disarmed")
+        self._show()
+
+    def _show(self) -> None:
+        self.arm_button.setEnabled(True)
+        self.arm_button.setChecked(self.armed)
+        self.arm_button.setText("Disarm" if self.armed else "Arm")
+        self.arm_button.setStyleSheet(
+            "background: #2e7d32; color: white; font-weight: bold;" if self.armed else "")
+        for widget in (self.symbol_edit, self.add_button, self.remove_button):
+            widget.setEnabled(not self.armed)

@@ -1,0 +1,334 @@
+"""MainWindow: the terminal's layout, and what the trader's clicks do.
+
+Layout: a toolbar with the connection bar and the Flatten-all button; the chart of the
+selected symbol in the middle; docks for the strategy panel, orders, positions, executions
+and the log (all movable; the layout is remembered). The models are fed by ``CoreFeed``; the
+chart by ``ChartPanel``.
+
+Nothing blocks the GUI thread: every broker call is awaited inside an ``@asyncSlot`` (or a
+task), on the qasync loop. An exception in a slot reaches ``sys.excepthook``, which the
+terminal points at ``frontend.errors.ErrorReporter`` (a dialog, never a silent failure).
+Expected failures (a refused connection, a click while disconnected) go to the log panel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QCloseEvent
+from PyQt6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QPushButton, QToolBar, QWidget
+from qasync import asyncSlot
+
+from backend.broker.errors import BrokerError
+from backend.core.models import ConnectionState
+from frontend.chart_panel import ChartPanel
+from frontend.feed import CoreFeed
+from frontend.models import ExecutionsModel, Level, LogModel, OrdersModel, PositionsModel
+from frontend.models.orders import is_working
+from frontend.persistence import (
+    TerminalMemory,
+    default_qsettings,
+    initial_endpoint,
+    initial_watchlist,
+)
+from frontend.widgets.chart import ChartWidget
+from frontend.widgets.connection_bar import STATE_WORDS, ConnectionBar, is_sim
+from frontend.widgets.log_panel import LogPanel
+from frontend.widgets.status_bar import TerminalStatusBar
+from frontend.widgets.strategy_panel import StrategyPanel
+from frontend.widgets.table_view import FilteredTable
+
+log = logging.getLogger("sigma9.ui")
+Confirm = Callable[[str, str], "bool | Awaitable[bool]"]
+
+
+async def ask(parent: QWidget, title: str, text: str) -> bool:
+    """A Yes/No question that does not block: ``open()`` plus a future, not ``exec()``."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text,
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    box.finished.connect(lambda result: answer.done() or answer.set_result(
+        result == QMessageBox.StandardButton.Yes.value))
+    box.open()
+    try:
+        return await answer
+    finally:
+        box.deleteLater()
+
+
+class MainWindow(QMainWindow):
+    closed = pyqtSignal()
+    SERVER_TIME_INTERVAL_MS = 3000
+
+    def __init__(self, core: Any, settings: Any, mode: str, qsettings: QSettings | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.core, self.settings, self.mode = core, settings, mode
+        self.memory = TerminalMemory(qsettings or default_qsettings())
+        self.confirm: Confirm = lambda title, text: ask(self, title, text)
+        self._closed = False
+        self._tasks: set[asyncio.Task] = set()
+        self.setWindowTitle("Sigma9 (simulator)" if is_sim(mode) else "Sigma9")
+        ui = settings.ui
+        self.orders = OrdersModel(self, ui.tick_repaint_ms)
+        self.positions = PositionsModel(self, ui.tick_repaint_ms)
+        self.executions = ExecutionsModel(self, ui.tick_repaint_ms)
+        self.log = LogModel(ui.log_max_lines, self)
+        self.feed = CoreFeed(core, self.orders, self.positions, self.executions, self.log, self)
+        self._build()
+        self.chart_panel = ChartPanel(core, self.chart, ui.tick_repaint_ms, self.spawn, self)
+        self._wire()
+        self._restore()
+        self.feed.attach()
+        self.feed.load()
+        self._server_time_task: asyncio.Task | None = None
+        self.server_timer = QTimer(self)
+        self.server_timer.setInterval(self.SERVER_TIME_INTERVAL_MS)
+        self.server_timer.timeout.connect(self.poll_server_time)
+        self.server_timer.start()
+
+    # -- layout --------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.connection_bar = ConnectionBar(self.mode)
+        self.flatten_button = QPushButton("FLATTEN ALL")
+        self.flatten_button.setToolTip("cancel every order and close every position at market")
+        self.flatten_button.setStyleSheet("background: #b71c1c; color: white; "
+                                          "font-weight: bold; padding: 4px 12px;")
+        toolbar = QToolBar("Connection")
+        toolbar.setObjectName("connection_toolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(self.connection_bar)
+        toolbar.addWidget(self.flatten_button)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+
+        self.chart = ChartWidget(self)
+        self.setCentralWidget(self.chart)
+        self.strategy_panel = StrategyPanel()
+        self.orders_table = FilteredTable(self.orders, "filter orders",
+                                          ("Working only", is_working))
+        self.cancel_button = QPushButton("Cancel order")
+        self.orders_table.add_widget(self.cancel_button)
+        self.positions_table = FilteredTable(self.positions, "filter positions")
+        self.executions_table = FilteredTable(self.executions, "filter executions")
+        self.log_panel = LogPanel(self.log)
+        left, bottom, right = (Qt.DockWidgetArea.LeftDockWidgetArea,
+                               Qt.DockWidgetArea.BottomDockWidgetArea,
+                               Qt.DockWidgetArea.RightDockWidgetArea)
+        self.docks = {
+            "strategy": self._dock("Strategy", self.strategy_panel, left),
+            "orders": self._dock("Orders", self.orders_table, bottom),
+            "positions": self._dock("Positions", self.positions_table, right),
+            "executions": self._dock("Executions", self.executions_table, bottom),
+            "log": self._dock("Log and alerts", self.log_panel, right),
+        }
+        self.tabifyDockWidget(self.docks["orders"], self.docks["executions"])
+        self.docks["orders"].raise_()
+        self.status = TerminalStatusBar()
+        self.setStatusBar(self.status)
+        self.resize(1400, 900)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.split()[0].lower()}")  # saveState keys
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _wire(self) -> None:
+        bar, c = self.connection_bar, self.core.connector
+        bar.connect_requested.connect(self._on_connect_requested)
+        bar.disconnect_requested.connect(self._on_disconnect_requested)
+        c.connection_state.connect(self._on_connection_state)
+        c.tick.connect(self.chart_panel.on_quote)
+        self.flatten_button.clicked.connect(self._on_flatten_clicked)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        sp = self.strategy_panel
+        sp.arm_requested.connect(self._on_arm_requested)
+        sp.disarm_requested.connect(self._on_disarm_requested)
+        sp.symbol_selected.connect(self.select_symbol)
+        sp.watchlist_changed.connect(self.memory.save_watchlist)
+        self.feed.runner_event.connect(self._on_runner_event)
+        self.feed.bar.connect(self.chart_panel.on_bar)
+        self.feed.order_changed.connect(self.chart_panel.schedule)
+        for table in (self.orders_table, self.positions_table):
+            table.row_selected.connect(lambda row: self.select_symbol(row.get("symbol", "")))
+
+    def _restore(self) -> None:
+        broker = self.settings.broker
+        self.connection_bar.set_endpoint(*initial_endpoint(broker, self.memory.endpoint(),
+                                                           self.mode))
+        watchlist = initial_watchlist(self.settings.strategy.watchlist, self.memory.watchlist())
+        self.strategy_panel.set_watchlist(watchlist)
+        geometry, state = self.memory.layout()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        self.select_symbol(self.memory.chart_symbol() or (watchlist[0] if watchlist else ""))
+
+    # -- connection ----------------------------------------------------------------------
+    async def connect_broker(self) -> bool:
+        """Connect with the bar's endpoint, reconcile, resubscribe; False if refused."""
+        host, port, client_id = self.connection_bar.endpoint()
+        c = self.core.connector
+        c.host, c.port, c.client_id = host, port, client_id
+        try:
+            reprotected = await self.core.start()
+        except BrokerError as exc:
+            self.log.append(Level.ERROR, "connection", f"could not connect: {exc}")
+            return False
+        self.memory.save_endpoint(host, port, client_id)
+        if reprotected:
+            self.log.append(Level.ALERT, "oms", f"re-protected on connect: "
+                            f"{', '.join(reprotected)}")
+        if c.market.symbols:
+            await c.market.resubscribe()
+        self.chart_panel.load()
+        self.poll_server_time()
+        return True
+
+    async def disconnect_broker(self) -> None:
+        await self.core.connector.disconnect()
+
+    @asyncSlot(str, int, int)
+    async def _on_connect_requested(self, host: str, port: int, client_id: int) -> None:
+        await self.connect_broker()
+
+    @asyncSlot()
+    async def _on_disconnect_requested(self) -> None:
+        await self.disconnect_broker()
+
+    def _on_connection_state(self, state: ConnectionState, message: str) -> None:
+        self.connection_bar.set_state(state, message)
+        if state in (ConnectionState.CONNECTED, ConnectionState.BROKER_LOST):
+            self.connection_bar.set_account(self.core.connector.account)
+        else:
+            self.status.clear_server_time()
+        self.status.set_connection(f"{STATE_WORDS[state]}: {message}" if message
+                                   else STATE_WORDS[state])
+
+    def poll_server_time(self) -> None:
+        """Read the broker's clock and latency, one request at a time."""
+        if not self.core.connector.is_connected():
+            return
+        if self._server_time_task is not None and not self._server_time_task.done():
+            return
+        self._server_time_task = self.spawn(self._read_server_time())
+
+    async def _read_server_time(self) -> None:
+        try:
+            when, latency = await self.core.connector.server_time()
+        except (BrokerError, asyncio.TimeoutError, ConnectionError) as exc:
+            self.status.latency_label.setText(f"latency: no answer ({type(exc).__name__})")
+            return
+        if isinstance(when, datetime):
+            self.status.set_server_time(when, latency)
+
+    # -- strategy ------------------------------------------------------------------------
+    @asyncSlot(list)
+    async def _on_arm_requested(self, watchlist: list) -> None:
+        await self.arm(list(watchlist))
+
+    async def arm(self, watchlist: list[str]) -> list[str]:
+        if not self.core.connector.is_connected():
+            self.log.append(Level.WARNING, "strategy", "not armed: connect to the broker first")
+            self.strategy_panel.set_armed(False, message="connect first")
+            return []
+        try:
+            return await self.core.runner.arm(watchlist)
+        finally:
+            if not self.strategy_panel.arm_button.isEnabled():  # no armed/arm_failed event
+                self.strategy_panel.set_armed(self.core.runner.armed)
+
+    def _on_disarm_requested(self) -> None:
+        self.core.runner.disarm()
+
+    def _on_runner_event(self, kind: str, payload: dict) -> None:
+        if kind == "armed":
+            self.strategy_panel.set_armed(True, payload.get("symbols"))
+        elif kind == "disarmed":
+            self.strategy_panel.set_armed(False)
+        elif kind == "arm_failed":
+            self.strategy_panel.set_armed(False, message="arming failed: see the log")
+
+    # -- orders --------------------------------------------------------------------------
+    @asyncSlot()
+    async def _on_flatten_clicked(self) -> None:
+        await self.flatten_all()
+
+    async def flatten_all(self) -> bool:
+        """Cancel all orders and close all positions, once the trader confirms."""
+        if not self.core.connector.is_connected():
+            self.log.append(Level.WARNING, "oms", "flatten all: not connected to the broker")
+            return False
+        # The counts are what the tables show; the OMS acts on the broker's word either way.
+        held = [k for k in self.positions.keys if self.positions.rows[k]["quantity"]]
+        working = [k for k in self.orders.keys if is_working(self.orders.rows[k])]
+        answer = self.confirm("Flatten all", (
+            f"Cancel ALL {len(working)} working orders and close ALL {len(held)} "
+            "positions at market?"))
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if not answer:
+            self.log.append(Level.INFO, "oms", "flatten all: not confirmed, nothing sent")
+            return False
+        await self.core.manager.flatten_all()
+        return True
+
+    def _on_cancel_clicked(self) -> None:
+        index = self.orders_table.view.currentIndex()
+        if not index.isValid():
+            return
+        order_id = self.orders_table.proxy.key_at(index.row())
+        try:
+            self.core.manager.cancel(order_id)
+        except BrokerError as exc:
+            self.log.append(Level.ERROR, "oms", f"cancel {order_id}: {exc}")
+
+    # -- chart ---------------------------------------------------------------------------
+    def select_symbol(self, symbol: str) -> None:
+        if symbol:
+            self.chart_panel.set_symbol(symbol)
+            self.memory.save_chart_symbol(self.chart_panel.symbol)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
+        """Run ``coro`` as a task whose failure reaches the error dialog (never lost)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                exc = t.exception()
+                sys.excepthook(type(exc), exc, exc.__traceback__)
+
+        task.add_done_callback(done)
+        return task
+
+    async def drain(self) -> None:
+        """Wait for the tasks that closing cancelled, so none is destroyed while pending."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed:
+            self._closed = True
+            self.memory.save_layout(self.saveGeometry(), self.saveState())
+            self.memory.save_watchlist(self.strategy_panel.watchlist())
+            self.memory.sync()
+            self.server_timer.stop()
+            self.chart_panel.close()
+            for task in list(self._tasks):
+                task.cancel()
+            self.feed.detach()
+            self.closed.emit()
+        event.accept()
