@@ -7,7 +7,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup run sim test lint clean
+.PHONY: setup run sim test lint screenshot clean
 
 setup: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $@
 
-# Until the terminal UI lands, `sigma9 --sim` serves the simulator in the foreground.
+# The terminal on the simulator: sigma9-sim runs as a child on a free port and ends with the window.
 run: setup
 	$(BIN)/sigma9 --sim
 
@@ -29,6 +29,10 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
+
+# Renders docs/screenshot.png from the real window, mid-trade, with no display needed.
+screenshot: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshot.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

@@ -38,7 +38,7 @@ from backend.settings import (
     user_config_path,
 )
 from frontend.display import display_problem
-from frontend.sim_process import SimProcess, SimStartError
+from frontend.sim_process import SimProcess, SimStartError, sim_journal
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -150,33 +150,12 @@ def sim_bar_size(settings: Settings) -> int:
     return SIM_DEMO_BAR_S if bar == shipped else bar
 
 
-def sim_journal_path(journal: Path) -> Path:
-    """The journal of a ``--sim`` session: next to the real one, never the real one.
-
-    The child simulator starts empty every time and reuses order ids from 1, so its trades
-    must neither mix with paper/live history nor meet the previous sim run's orders.
-    """
-    if str(journal) == ":memory:":
-        return journal
-    return journal.with_name(f"{journal.stem}.sim{journal.suffix or '.sqlite3'}")
-
-
-def _fresh_journal(path: Path) -> None:
-    """Remove the previous sim session's journal (and SQLite's -wal/-shm companions)."""
-    if str(path) == ":memory:":
-        return
-    for candidate in (path, path.with_name(path.name + "-wal"),
-                      path.with_name(path.name + "-shm")):
-        with contextlib.suppress(FileNotFoundError):
-            candidate.unlink()
-
-
-def settings_for_sim(settings: Settings, sim: SimProcess, bar_size_s: int) -> Settings:
+def settings_for_sim(settings: Settings, sim: SimProcess, bar_size_s: int,
+                     journal_path: Path) -> Settings:
     """Point the broker at the running child (its account), the journal at the sim one."""
     broker = settings.broker.model_copy(update={
         "host": sim.host, "port": sim.port, "account": settings.sim.account})
-    journal = settings.journal.model_copy(update={
-        "path": sim_journal_path(settings.journal.path)})
+    journal = settings.journal.model_copy(update={"path": journal_path})
     strategy = settings.strategy.model_copy(update={"bar_size_s": bar_size_s})
     return settings.model_copy(update={"broker": broker, "journal": journal,
                                        "strategy": strategy})
@@ -309,10 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             sim = None
             if args.sim:
                 bar = sim_bar_size(settings)
-                sim = stack.enter_context(
-                    SimProcess.from_settings(settings.sim, scenario_args(bar)))
-                settings = settings_for_sim(settings, sim, bar)
-                _fresh_journal(settings.journal.path)
+                scenario = scenario_args(bar)
+                if not scenario:  # an older simulator: keep the configured bars
+                    bar = settings.strategy.bar_size_s
+                sim = stack.enter_context(SimProcess.from_settings(settings.sim, scenario))
+                journal = stack.enter_context(sim_journal(settings.journal.path))
+                settings = settings_for_sim(settings, sim, bar, journal)
             if args.headless:
                 return _run_headless(settings, args.minutes, sim)
             return _run_gui(settings, MODE_SIM if args.sim else MODE_AUTO, sim)

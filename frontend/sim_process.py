@@ -37,9 +37,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: an open SQLite file cannot be deleted there anyway
+    fcntl = None  # type: ignore[assignment]
 
 SERVING = re.compile(r"^sigma9-sim: serving (?P<symbols>\S*) on (?P<host>\S+):(?P<port>\d+)\b")
 _PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -246,3 +251,66 @@ class SimProcess:
     def _tail_note(self) -> str:
         tail = [line.strip() for line in self._stderr_tail if line.strip()]
         return f": {tail[-1]}" if tail else ""
+
+
+# -- the --sim journal --------------------------------------------------------------------------
+@contextlib.contextmanager
+def sim_journal(journal: Path) -> Iterator[Path]:
+    """The journal of one ``--sim`` session: fresh, next to the real one, never the real one.
+
+    Why: the child simulator starts empty every run and numbers orders from the start again,
+    so its trades must neither mix with paper/live history nor meet the last sim run's orders.
+    The session uses ``<stem>.sim<suffix>``, emptied first and kept afterwards for a look.
+    A second ``--sim`` running at the same time (it holds the ``.lock``) gets a private
+    ``<stem>.sim-<pid><suffix>`` instead, removed when it ends, so neither deletes a journal
+    the other has open.
+    """
+    if str(journal) == ":memory:":
+        yield journal
+        return
+    suffix = journal.suffix or ".sqlite3"
+    path = journal.with_name(f"{journal.stem}.sim{suffix}")
+    with contextlib.suppress(OSError):  # if this fails, opening the journal says why
+        path.parent.mkdir(parents=True, exist_ok=True)
+    lock = _lock(path.with_name(path.name + ".lock"))
+    private = lock is False or not _remove_sqlite(path)
+    if private:
+        path = journal.with_name(f"{journal.stem}.sim-{os.getpid()}{suffix}")
+        _remove_sqlite(path)
+    try:
+        yield path
+    finally:
+        if private:
+            _remove_sqlite(path)
+        if lock:
+            lock.close()  # closing the file releases the lock
+
+
+def _lock(path: Path) -> IO[str] | bool | None:
+    """An open file holding an exclusive lock; False if another process holds it; None if
+    locking is not possible here (no fcntl, unwritable folder)."""
+    if fcntl is None:
+        return None
+    try:
+        handle = open(path, "a")  # noqa: SIM115 - held open for the whole session
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return False
+    return handle
+
+
+def _remove_sqlite(path: Path) -> bool:
+    """Delete an SQLite file and its -wal/-shm companions; False if one is in use (Windows)."""
+    for candidate in (path, path.with_name(path.name + "-wal"),
+                      path.with_name(path.name + "-shm")):
+        try:
+            candidate.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+    return True

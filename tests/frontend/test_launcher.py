@@ -23,7 +23,7 @@ from ib_insync import IB
 from backend.settings import load_settings
 from frontend import main as launcher
 from frontend.display import NO_DISPLAY_HINT, display_problem
-from frontend.sim_process import SimProcess, SimStartError, sim_command
+from frontend.sim_process import SimProcess, SimStartError, sim_command, sim_journal
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -244,6 +244,34 @@ def test_child_dies_with_a_killed_parent(tmp_path):
     finally:
         parent.kill()
         parent.stdout.close()
+
+
+# -- the --sim journal ----------------------------------------------------------------------
+def test_sim_journal_is_fresh_and_beside_the_real_one(tmp_path):
+    real = tmp_path / "journal.sqlite3"
+    real.write_text("paper history")
+    (tmp_path / "journal.sim.sqlite3").write_text("last sim run")
+    (tmp_path / "journal.sim.sqlite3-wal").write_text("last sim run's wal")
+    with sim_journal(real) as path:
+        assert path == tmp_path / "journal.sim.sqlite3"
+        assert not path.exists() and not (tmp_path / "journal.sim.sqlite3-wal").exists()
+        path.write_text("this run")
+    assert path.read_text() == "this run"  # kept for a look after the run
+    assert real.read_text() == "paper history"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock")
+def test_a_second_sim_session_gets_a_private_journal(tmp_path):
+    real = tmp_path / "journal.sqlite3"
+    with sim_journal(real) as first:
+        first.write_text("first session, still open")
+        with sim_journal(real) as second:
+            assert second == tmp_path / f"journal.sim-{os.getpid()}.sqlite3"
+            second.write_text("second session")
+        assert not second.exists()  # private: removed when its session ends
+        assert first.read_text() == "first session, still open"
+    with sim_journal(real) as third:  # the lock went with the first session
+        assert third == first and not third.exists()
 
 
 # -- display ----------------------------------------------------------------------------------
