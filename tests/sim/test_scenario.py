@@ -97,7 +97,7 @@ class Watcher:
                 self.signals.append((market.clock.now(), signal))
 
 
-def simulate(seed: float, start: float, seconds: float, joins: list[float],
+def simulate(seed: int, start: float, seconds: float, joins: list[float],
              watch_s: float, **config) -> tuple[Market, list[Watcher], dict[str, list]]:
     """Step a market for ``seconds``; strategies join at ``joins`` and watch ``watch_s``."""
     clock = ManualClock(start)
