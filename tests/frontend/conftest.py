@@ -89,7 +89,9 @@ def run(qapp, dialogs) -> Iterator[Callable[..., Any]]:
     yield go
     reporter.uninstall()
     loop.close()
-    asyncio.set_event_loop(None)
+    # Back to "no loop was ever set" (not set_event_loop(None), which forbids the implicit
+    # loop that blocking ib_insync calls in later tests rely on).
+    asyncio.set_event_loop_policy(None)
 
 
 @pytest.fixture
