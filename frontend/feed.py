@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import datetime, timezone
 from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from backend.core.models import ConnectionState, OrderRecord
+from backend.core.models import ConnectionState, OrderRecord, OrderStatus
 from frontend.models.columns import ROLE_NAMES
 from frontend.models.executions import ExecutionsModel
 from frontend.models.log import Level, LogModel
 from frontend.models.orders import OrdersModel
-from frontend.models.positions import PositionsModel, positions_snapshot
+from frontend.models.positions import PositionsModel, aware, positions_snapshot
 
 CONNECTION_LEVELS = {ConnectionState.RECONNECTING: Level.WARNING,
                      ConnectionState.BROKER_LOST: Level.ERROR}
@@ -33,6 +34,12 @@ INFO_CODES = frozenset({202, 399, 1102})
 """Broker messages that are news, not trouble: a confirmed cancel, a routing note, "restored"."""
 QUIET_LOGGERS = ("sigma9.sim", "sigma9.ui")
 """The simulator logs its own side; the UI's errors already reach the panel."""
+
+
+def local_midnight(now: datetime | None = None) -> datetime:
+    """Start of the trader's day: what "today's" realized P&L and executions count from."""
+    now = (now or datetime.now(timezone.utc)).astimezone()
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class _LogBridge(QObject):
@@ -68,6 +75,7 @@ class CoreFeed(QObject):
         self.orders, self.positions, self.executions, self.log = (
             orders, positions, executions, log)
         self._refused: set[str] = set()
+        self.session_start = local_midnight()
         self._handler = PanelLogHandler(log)
         self._attached = False
 
@@ -102,17 +110,26 @@ class CoreFeed(QObject):
         logging.getLogger("sigma9").removeHandler(self._handler)
         self._attached = False
 
-    def load(self, records: list[OrderRecord] | None = None) -> None:
-        """Fill the tables from what the OrderManager already knows (journal + broker)."""
-        manager = self.core.manager
-        for record in records if records is not None else list(manager.orders.values()):
-            self.orders.update_order(record)
+    def load(self) -> None:
+        """Fill the tables with this session's part of what the OrderManager knows.
+
+        The journal holds every order and fill ever made; the tables show the working orders
+        plus what happened since ``session_start`` (local midnight by default).
+        """
+        manager, since = self.core.manager, self.session_start
+        for record in list(manager.orders.values()):
+            when = record.updated_at
+            recent = when is None or aware(when) >= since
+            if recent or not (record.status.is_final or record.status is OrderStatus.INACTIVE):
+                self.orders.update_order(record)
         for fill in manager.fills.values():
-            self.executions.update_fill(fill)
+            if aware(fill.time) >= since:
+                self.executions.update_fill(fill)
         self.refresh_positions()
 
     def refresh_positions(self) -> None:
-        self.positions.update_positions(positions_snapshot(self.core.manager))
+        self.positions.update_positions(positions_snapshot(self.core.manager,
+                                                           self.session_start))
         self.positions_changed.emit()
 
     # -- OrderManager events -------------------------------------------------------------------
@@ -135,9 +152,10 @@ class CoreFeed(QObject):
             self._manager_message(kind, payload)
 
     def _order(self, record: OrderRecord) -> None:
-        before = self.orders.row(record.order_id)
-        self.orders.update_order(record)
-        if before is None or before.get("status") is not record.status:
+        known = self.orders.row(record.order_id)
+        before = known.get("status") if known is not None else None  # the row is updated
+        self.orders.update_order(record)                                # in place below
+        if before is not record.status:
             leg = ROLE_NAMES.get(record.role, record.role.value)
             why = f": {record.message}" if record.message and record.status.is_final else ""
             self.log.append(Level.INFO, "order",

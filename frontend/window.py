@@ -131,6 +131,12 @@ class MainWindow(QMainWindow):
         }
         self.tabifyDockWidget(self.docks["orders"], self.docks["executions"])
         self.docks["orders"].raise_()
+        # First-run proportions (a remembered layout replaces them): the positions and the
+        # log need room for their P&L, protection and message columns.
+        horizontal = Qt.Orientation.Horizontal
+        self.resizeDocks([self.docks["strategy"], self.docks["positions"]], [200, 560],
+                         horizontal)
+        self.resizeDocks([self.docks["orders"]], [300], Qt.Orientation.Vertical)
         self.status = TerminalStatusBar()
         self.setStatusBar(self.status)
         self.resize(1400, 900)

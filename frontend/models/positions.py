@@ -11,10 +11,13 @@ repainted together, at most once per ``ui.tick_repaint_ms``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from backend.core.ledger import books_from_fills
 from backend.core.models import LegRole, Position, Quote
 from frontend.models.columns import (
     CENTER,
@@ -70,17 +73,36 @@ def closed_position(symbol: str, realized: Decimal, commissions: Decimal,
     return Position(symbol, 0, Decimal(0), realized, Decimal(0), commissions, mark, ())
 
 
-def positions_snapshot(manager: Any) -> list[Position]:
-    """Open positions from the OrderManager, plus traded-and-closed symbols at quantity 0.
+def aware(moment: datetime) -> datetime:
+    """Naive times are UTC (as IB and the journal write them), so they compare with aware ones."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
-    ``manager`` is the OrderManager: open positions come from ``get_active_positions`` (which
-    carries the live protecting roles), closed ones from its fill books.
+
+def positions_snapshot(manager: Any, since: datetime | None = None) -> list[Position]:
+    """Open positions, plus the symbols traded and closed since ``since``, at quantity 0.
+
+    ``manager`` is the OrderManager: open positions come from ``get_active_positions`` (with
+    the live protecting roles), closed ones from its fill books. The journal keeps every fill
+    ever made, so with ``since`` (the session's start) realized P&L is the session's: the
+    books over all fills minus the books over the fills before ``since``. Subtracting whole
+    books keeps a position opened yesterday and closed today exact, which booking today's
+    fills alone would not (the closing fill would have no cost basis).
     """
-    out = {p.symbol: p for p in manager.get_active_positions()}
+    fills = list(manager.fills.values())
+    before = ([f for f in fills if aware(f.time) < since] if since is not None else [])
+    baseline = books_from_fills(before)
+    traded = {f.symbol for f in fills if since is None or aware(f.time) >= since}
+
+    def session(symbol: str, realized: Decimal) -> Decimal:
+        old = baseline.get(symbol)
+        return realized - old.realized if old is not None else realized
+
+    out = {p.symbol: dataclasses.replace(p, realized_pnl=session(p.symbol, p.realized_pnl))
+           for p in manager.get_active_positions()}
     for symbol, book in manager.books().items():
-        if symbol not in out:
-            out[symbol] = closed_position(symbol, book.realized, book.commissions,
-                                          manager.marks.get(symbol))
+        if symbol not in out and symbol in traded:
+            out[symbol] = closed_position(symbol, session(symbol, book.realized),
+                                          book.commissions, manager.marks.get(symbol))
     return [out[s] for s in sorted(out)]
 
 

@@ -6,7 +6,7 @@ No broker here: records are built by hand, and signals are counted with QSignalS
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before pytest-qt creates the app
@@ -15,6 +15,7 @@ import pytest  # noqa: E402
 from PyQt6.QtCore import Qt  # noqa: E402
 from PyQt6.QtTest import QSignalSpy  # noqa: E402
 
+from backend.core.ledger import books_from_fills  # noqa: E402
 from backend.core.models import (  # noqa: E402
     FillRecord,
     LegRole,
@@ -36,6 +37,7 @@ from frontend.models import (  # noqa: E402
 from frontend.models.columns import GREEN, GREY, RED  # noqa: E402
 from frontend.models.log import is_alert  # noqa: E402
 from frontend.models.orders import CHILD_MARKER, is_working  # noqa: E402
+from frontend.models.positions import positions_snapshot  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
 FG = Qt.ItemDataRole.ForegroundRole
@@ -249,3 +251,38 @@ def test_log_alerts_filter(qapp):
 def test_log_refuses_a_zero_bound():
     with pytest.raises(ValueError):
         LogModel(max_lines=0)
+
+
+# -- positions: the session's realized P&L ------------------------------------------------------
+class FakeManager:
+    """The three things ``positions_snapshot`` reads of the OrderManager."""
+
+    def __init__(self, fills: list[FillRecord], open_positions: list[Position]) -> None:
+        self.fills = {f.exec_id: f for f in fills}
+        self.marks: dict[str, Decimal] = {}
+        self._open = open_positions
+
+    def books(self):
+        return books_from_fills(list(self.fills.values()))
+
+    def get_active_positions(self) -> list[Position]:
+        return self._open
+
+
+def test_realized_pnl_counts_from_the_session_start_and_only_todays_closed_rows():
+    yesterday, today = NOW - timedelta(days=1), NOW
+    fills = [
+        # MSFT: bought and sold yesterday: not today's business.
+        FillRecord("m1", "1", "MSFT", Side.BUY, 10, Decimal("400"), yesterday, Decimal("1")),
+        FillRecord("m2", "2", "MSFT", Side.SELL, 10, Decimal("410"), yesterday, Decimal("1")),
+        # AAPL: bought yesterday, sold today: today's realized, exact.
+        FillRecord("a1", "3", "AAPL", Side.BUY, 100, Decimal("100"), yesterday, Decimal("1")),
+        FillRecord("a2", "4", "AAPL", Side.SELL, 100, Decimal("101"), today, Decimal("1")),
+    ]
+    start = NOW - timedelta(hours=1)
+    rows = positions_snapshot(FakeManager(fills, []), since=start)
+    assert [(p.symbol, p.quantity, p.realized_pnl) for p in rows] == [
+        ("AAPL", 0, Decimal("98"))]  # (101 - 100.01) x 100 - 1
+    everything = positions_snapshot(FakeManager(fills, []))
+    assert {p.symbol: p.realized_pnl for p in everything} == {
+        "AAPL": Decimal("98"), "MSFT": Decimal("98")}

@@ -168,6 +168,11 @@ def test_ignition_to_grouped_exits_then_stop_fill_closes_the_position(
             assert orders[shown[1]]["status"] == "Filled"
             assert orders[shown[2]]["status"] == orders[shown[3]]["status"] == "Cancelled"
             assert window.orders.rows[shown[1]]["status"] is OrderStatus.FILLED
+            statuses = window.log.messages(Level.INFO)
+            assert any(f"order {entry_id} (AAPL entry" in m and "FILLED" in m for m in statuses)
+            assert any(f"order {shown[1]} (AAPL stop" in m and "FILLED" in m for m in statuses)
+            assert any(f"order {shown[3]} (AAPL trail" in m and "CANCELLED" in m
+                       for m in statuses)
             realized = sim.positions()["AAPL"]["realized"]
             await eventually(lambda: window.positions.row("AAPL")["realized"] == realized,
                              what="realized P&L from the commission reports")

@@ -161,3 +161,23 @@ def test_dialogs_are_capped_so_a_flood_cannot_bury_the_screen(dialogs):
     for i in range(5):
         reporter.report("Unexpected error", f"error {i}")
     assert len(dialogs) == 2 and len(reporter.reported) == 5
+
+
+def test_the_log_panel_follows_new_lines_only_while_at_the_bottom(qtbot):
+    from frontend.models.log import Level, LogModel
+    from frontend.widgets.log_panel import LogPanel
+
+    model = LogModel(max_lines=500)
+    panel = LogPanel(model)
+    qtbot.addWidget(panel)
+    panel.resize(400, 200)
+    panel.show()
+    bar = panel.view.verticalScrollBar()
+    for i in range(100):
+        model.append(Level.INFO, "test", f"line {i}")
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=1000)
+    bar.setValue(0)  # the trader scrolls up to read
+    for i in range(20):
+        model.append(Level.INFO, "test", f"more {i}")
+    qtbot.wait(50)
+    assert bar.value() == 0 and not panel.following
