@@ -241,9 +241,9 @@ def _run_gui(settings: Settings, mode: str, sim: SimProcess | None) -> int:
     # decides the last window is gone: quitting first would stop the loop mid-cleanup.
     app.setQuitOnLastWindowClosed(False)
     try:
-        # With --sim the child stops as soon as the core has disconnected (the window is
-        # gone by then); the launcher's ``with`` stops it again on any other way out.
-        on_close = sim.stop if sim is not None else None
+        # With --sim the child stops as soon as the core has disconnected, in a worker
+        # thread so the loop never waits on it; the launcher's ``with`` covers other exits.
+        on_close = (lambda: asyncio.to_thread(sim.stop)) if sim is not None else None
         return run_qt(lambda: gui_session(app, run_terminal, settings, mode, on_close), app)
     except asyncio.CancelledError:
         return EXIT_INTERRUPTED

@@ -104,7 +104,8 @@ async def direct(window, sim: SimThread, out: Path) -> None:
     sim.script("AAPL", climb(start, 1.4, 25, seed=3), then="walk")
     await asyncio.sleep(26)
 
-    QApplication.processEvents()
+    # Only awaits from here: QApplication.processEvents() inside a task would run other
+    # tasks' steps re-entrantly ("Cannot enter into task ...").
     window.resize(*SIZE)
     await asyncio.sleep(0.5)  # coalesced repaints (ui.tick_repaint_ms) land
     out.parent.mkdir(parents=True, exist_ok=True)

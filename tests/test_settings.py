@@ -283,10 +283,3 @@ def test_bad_cli_override_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--check-config", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sigma9: invalid setting broker.port:") and err.count("\n") == 1
-
-
-def test_without_sim_explains_ui_not_built(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 0
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1
-    assert "not built yet" in out and "sigma9 --sim" in out

@@ -7,6 +7,8 @@ never print the serving line, or die at once.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import signal
 import socket
@@ -148,12 +150,16 @@ def test_child_listens_on_a_free_port_and_serves_ib_insync():
             SimProcess.from_settings(fast_sim()) as second:
         assert first.port and second.port and first.port != second.port
         assert first.host == "127.0.0.1" and first.symbols == ("AAPL", "MSFT", "TSLA")
-        ib = IB()
-        try:
-            ib.connect(first.host, first.port, clientId=5, timeout=5)
-            assert ib.managedAccounts() == ["DU1234567"]
-        finally:
-            ib.disconnect()
+
+        async def accounts() -> list[str]:
+            ib = IB()
+            try:
+                await ib.connectAsync(first.host, first.port, clientId=5, timeout=5)
+                return ib.managedAccounts()
+            finally:
+                ib.disconnect()
+
+        assert asyncio.run(accounts()) == ["DU1234567"]
 
 
 def test_stop_ends_the_child_and_frees_the_port():
@@ -319,6 +325,11 @@ def fake_terminal(monkeypatch, qapp):
             ib.disconnect()
         if behaviour:
             raise behaviour
+        if on_close is not None:  # as run_terminal does once the core has stopped
+            result = on_close()
+            if inspect.isawaitable(result):
+                await result
+            call["child_stopped_on_close"] = not started[0].running
         return 0
 
     calls_behaviour: dict = {}
@@ -343,6 +354,7 @@ def test_gui_with_sim_connects_to_the_child_and_ends_it(clean_env, fake_terminal
     [call] = fake_terminal.calls
     [sim] = fake_terminal.started
     assert call["mode"] == "SIM" and call["accounts"] == ["DU1234567"]
+    assert call["child_stopped_on_close"]
     broker = call["settings"].broker
     assert (broker.host, broker.port, broker.client_id) == ("127.0.0.1", sim.port, 4)
     assert call["settings"].journal.path == clean_env / "journal.sim.sqlite3"
