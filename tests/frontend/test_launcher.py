@@ -306,6 +306,33 @@ def test_no_display_prints_one_line_instead_of_a_qt_abort(argv, tmp_path):
     assert not (tmp_path / ".local").exists()  # nothing started, no journal opened
 
 
+# -- the real window, offscreen --------------------------------------------------------------
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process")
+def test_ctrl_c_closes_the_window_and_ends_the_child(tmp_path):
+    """``sigma9 --sim`` with the real terminal: Ctrl+C closes the window, the child ends."""
+    env = {**scrubbed_env(tmp_path), "QT_QPA_PLATFORM": "offscreen",
+           "XDG_CONFIG_HOME": str(tmp_path / ".config"),
+           "SIGMA9_JOURNAL__PATH": str(tmp_path / "journal.sqlite3")}
+    proc = subprocess.Popen([sys.executable, "-m", "frontend.main", "--sim"], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15  # the journal opens once the window's core is built
+        while not (tmp_path / "journal.sim.sqlite3").exists() and proc.poll() is None:
+            assert time.monotonic() < deadline, "the terminal never built its core"
+            time.sleep(0.05)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        [child] = map(int, children.read_text().split()) if children.exists() else [None]
+        time.sleep(1.0)  # let it connect: the close must also disconnect cleanly
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    if child is not None:
+        assert wait_gone(child)
+
+
 # -- the window path (with a stand-in for frontend.terminal) ---------------------------------
 @pytest.fixture
 def fake_terminal(monkeypatch, qapp):
