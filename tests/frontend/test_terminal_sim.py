@@ -284,3 +284,27 @@ def test_refusals_and_broker_errors_reach_the_log_with_their_reason(
 
     run(scenario)
     assert run.reporter.reported == []
+
+
+def test_chart_shows_the_live_trail_once_the_price_reaches_activation(run, sim, tmp_path,
+                                                                      qsettings, qtbot):
+    async def scenario():
+        async with open_terminal(sim, tmp_path, qsettings) as (core, window):
+            await connect(qtbot, window, core)
+            await enter(core, sim)  # reference 100.00: stop 98.00, activation 103.00, trail 1.50
+            chart = window.chart
+            await eventually(lambda: chart.level_value("stop") == 98.0
+                             and chart.level_value("activation") == 103.0, what="levels")
+            assert chart.level_value("trail") is None
+            sim.set_price("AAPL", "103.50")
+            trail_id = next(k for k, o in broker_orders(sim).items() if o["order_type"] == "TRAIL")
+            await eventually(lambda: broker_orders(sim)[trail_id]["trail_stop"] is not None
+                             and broker_orders(sim)[trail_id]["held_by"] is None,
+                             what="trail working at the broker")
+            await eventually(lambda: chart.level_value("trail") == float(
+                broker_orders(sim)[trail_id]["trail_stop"]), what="live trail on the chart")
+            assert chart.level_value("trail") == 102.0
+            assert chart.level_value("stop") == 98.0, "the safety stop is still there"
+
+    run(scenario)
+    assert run.reporter.reported == []
