@@ -43,7 +43,7 @@ from backend.core.models import (
 )
 from backend.core.protection import EXIT_ROLES, ProtectionMixin
 from backend.core.state_machine import InvalidTransition, transition
-from backend.strategies.signal import Signal
+from backend.strategies.signal import MalformedSignal, Signal, parse_signal
 
 log = logging.getLogger("sigma9.oms")
 
@@ -102,19 +102,27 @@ class OrderManager(ProtectionMixin):
                 log.exception("listener failed on %s", kind)
 
     def refuse(self, signal: Any, reason: str, code: str = "refused") -> SignalRefused:
-        symbol = getattr(signal, "symbol", "?")
-        log.warning("signal %s (%s) refused: %s", getattr(signal, "id", "?"), symbol, reason)
+        symbol = getattr(signal, "symbol", None) or (
+            signal.get("symbol", "?") if isinstance(signal, dict) else "?")
+        signal_id = getattr(signal, "id", None) or (
+            signal.get("id", "") if isinstance(signal, dict) else "")
+        log.warning("signal %s (%s) refused: %s", signal_id or "?", symbol, reason)
         if isinstance(signal, Signal):
             self.journal.record_signal(signal, code, reason)
-        self.publish("refused", signal_id=getattr(signal, "id", ""), symbol=symbol,
-                     reason=reason, code=code)
+        self.publish("refused", signal_id=signal_id, symbol=symbol, reason=reason, code=code)
         return SignalRefused(reason, code)
 
     # -- commands ---------------------------------------------------------------
-    async def execute_entry(self, signal: Signal) -> str:
-        """Send a market entry with its OCA exit group attached; returns the entry order id."""
-        if not isinstance(signal, Signal):
-            raise self.refuse(signal, f"not a Signal: {type(signal).__name__}", "malformed")
+    async def execute_entry(self, signal: Signal | dict) -> str:
+        """Send a market entry with its OCA exit group attached; returns the entry order id.
+
+        ``signal`` may also be a Signal's plain data (a mapping): it is validated first and
+        refused with a sentence naming the bad field (non-positive price, NaN ATR, ...).
+        """
+        try:
+            signal = parse_signal(signal)
+        except MalformedSignal as exc:
+            raise self.refuse(signal, str(exc), "malformed") from None
         existing = self.entry_of(signal.id)
         if existing is not None or self.journal.signal_outcome(signal.id) == "accepted":
             where = f"entry order {existing.order_id}" if existing else "an entry"

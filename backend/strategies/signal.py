@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class Signal(BaseModel):
@@ -63,3 +63,29 @@ class Signal(BaseModel):
         if value.tzinfo is None:
             raise ValueError("timestamp must be timezone-aware")
         return value.astimezone(timezone.utc)
+
+
+class MalformedSignal(ValueError):
+    """A signal that cannot be traded, with one sentence saying why."""
+
+
+def parse_signal(data: object) -> Signal:
+    """Accept a Signal, or the plain data of one; refuse anything else in one sentence.
+
+    Strategies build Signals directly; this is the gate for everything else (a replayed
+    journal row, a signal from a script or another process), so a NaN ATR or a zero
+    price is refused with its field named rather than a pydantic traceback.
+    """
+    if isinstance(data, Signal):
+        return data
+    if not isinstance(data, dict):
+        raise MalformedSignal(f"a signal must be a Signal or a mapping, not {type(data).__name__}")
+    try:
+        return Signal.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "signal"
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{field}: {message}")
+        raise MalformedSignal("malformed signal: " + "; ".join(problems)) from None

@@ -9,8 +9,10 @@ import pytest
 from backend.core.models import LegRole, OrderStatus
 from backend.core.order_manager import SignalRefused
 from backend.runtime import TradingCore
+from backend.sim import SimThread
 from tests.helpers import eventually
 from tests.oms.conftest import broker_orders, live, make_settings, signal
+from tests.sim.conftest import quiet_config
 
 pytestmark = pytest.mark.asyncio
 EXITS = (LegRole.SAFETY_STOP, LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER)
@@ -193,15 +195,44 @@ async def test_restart_reprotects_a_naked_position(sim, tmp_path):
         await second.stop()
 
 
-@pytest.mark.parametrize("bad, code", [
-    ({"symbol": "ZZZZ"}, "unknown_symbol"),
+@pytest.mark.parametrize("bad, code, words", [
+    ({"symbol": "ZZZZ"}, "unknown_symbol", "unknown symbol"),
+    ({"reference_price": "0"}, "malformed", "reference_price"),
+    ({"reference_price": "-5"}, "malformed", "positive"),
+    ({"atr": "NaN"}, "malformed", "atr"),
+    ({"atr": "-1"}, "malformed", "ATR must be a positive number"),
+    ({"atr": None}, "malformed", "atr"),
+    ({"reference_price": "30000"}, "zero_quantity", "No whole AAPL share fits"),
 ])
-async def test_bad_signals_are_refused_with_a_reason(core, sim, bad, code):
+async def test_bad_signals_are_refused_with_a_reason(core, sim, bad, code, words):
+    data = {"symbol": "AAPL", "reference_price": "100.00", "atr": "1.00", **bad}
     with pytest.raises(SignalRefused) as refused:
-        await core.manager.execute_entry(signal(**bad))
-    assert refused.value.code == code and refused.value.reason
-    assert broker_orders(sim) == {}
-    assert core.journal.events("refused")
+        await core.manager.execute_entry(data)
+    assert refused.value.code == code, refused.value.reason
+    assert words in refused.value.reason and "\n" not in refused.value.reason
+    assert broker_orders(sim) == {}, "nothing reached the broker"
+    assert core.journal.events("refused")[-1]["payload"]["reason"] == refused.value.reason
+
+
+async def test_a_live_account_is_refused_unless_live_trading_is_enabled(tmp_path):
+    with SimThread(quiet_config(account="U7654321")) as live_sim:
+        trading = TradingCore.build(make_settings(live_sim, tmp_path / "j.sqlite3"))
+        await trading.start()
+        try:
+            with pytest.raises(SignalRefused) as refused:
+                await trading.manager.execute_entry(signal())
+            assert "paper" in refused.value.reason.lower()
+            assert live_sim.orders() == []
+        finally:
+            await trading.stop()
+        enabled = TradingCore.build(make_settings(live_sim, tmp_path / "k.sqlite3",
+                                                  broker={"live_trading_enabled": True}))
+        await enabled.start()
+        try:
+            await enabled.manager.execute_entry(signal())
+            await eventually(lambda: len(live_sim.orders()) == 4, what="entry sent when enabled")
+        finally:
+            await enabled.stop()
 
 
 async def test_one_position_per_symbol_and_no_entry_while_disconnected(core, sim):
