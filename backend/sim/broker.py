@@ -20,8 +20,9 @@ from backend.sim.config import SimConfig
 from backend.sim.market import Market
 from backend.sim.models import Instrument, OrderSpec
 from backend.sim.oca import OcaBook
+from backend.sim.order_entry import OrderEntry
 from backend.sim.orders import ExecutionRecord, WorkingOrder
-from backend.sim.validation import Rejection, check_buying_power, rejected, validate_spec
+from backend.sim.validation import Rejection
 
 CANCEL_TEXT = "Order Canceled - reason:"
 
@@ -34,7 +35,7 @@ class BrokerListener(Protocol):
     def position_update(self, position: Position) -> None: ...
 
 
-class Broker:
+class Broker(OrderEntry):
     def __init__(self, config: SimConfig, market: Market, clock: SimClock,
                  listener: BrokerListener) -> None:
         self.config = config
@@ -73,147 +74,6 @@ class Broker:
 
     def marks(self) -> dict[int, Decimal]:
         return {s.instrument.con_id: s.quote.last for s in self.market.symbols.values()}
-
-    # -- control hooks -------------------------------------------------------
-    def reject_next(self, code: int, text: str,
-                    match: Callable[[OrderSpec], bool] | None = None) -> None:
-        inactive = code in (201, 110)
-        self._reject_queue.append((Rejection(code, text, inactive), match or (lambda _s: True)))
-
-    # -- placing -----------------------------------------------------------
-    def place(self, client_id: int, spec: OrderSpec) -> None:
-        existing = self.orders.get((client_id, spec.order_id))
-        if existing is not None and not existing.buffered:
-            self._modify(existing, spec)
-            return
-        if existing is None and spec.order_id <= self.highest_id.get(client_id, 0):
-            self.listener.order_error(client_id, spec.order_id, 103, "Duplicate order id")
-            return
-        inst = self._resolve(spec)
-        rejection = (self._take_scripted_rejection(spec)
-                     or validate_spec(spec, inst, self._listed_con_ids(), self.config.account)
-                     or self._check_parent(client_id, spec)
-                     or (self._check_margin(spec, inst) if inst else None))
-        self.highest_id[client_id] = max(self.highest_id.get(client_id, 0), spec.order_id)
-        if rejection is not None:
-            self._reject(client_id, spec, inst, rejection)
-            if existing is not None:
-                self.orders.pop(existing.key, None)
-            return
-        assert inst is not None
-        order = WorkingOrder(spec, client_id, next(self._perm), inst, next(self._seq),
-                             self.clock.now())
-        if existing is not None:
-            order.perm_id, order.seq = existing.perm_id, existing.seq
-        if not spec.account:
-            spec.account = self.config.account
-        self.orders[order.key] = order
-        if not spec.transmit:
-            order.buffered = True
-            return
-        self._release(order)
-
-    def _resolve(self, spec: OrderSpec) -> Instrument | None:
-        c = spec.contract
-        if c.sec_type and c.sec_type.upper() != "STK":
-            return None
-        return self.market.find(c.symbol, c.con_id)
-
-    def _listed_con_ids(self) -> set[int]:
-        """Conditions may watch any listed contract, not only the one being traded."""
-        return {s.instrument.con_id for s in self.market.symbols.values()}
-
-    def _take_scripted_rejection(self, spec: OrderSpec) -> Rejection | None:
-        for i, (rejection, match) in enumerate(self._reject_queue):
-            if match(spec):
-                del self._reject_queue[i]
-                return rejection
-        return None
-
-    def _check_parent(self, client_id: int, spec: OrderSpec) -> Rejection | None:
-        if not spec.parent_id:
-            return None
-        parent = self.orders.get((client_id, spec.parent_id))
-        if parent is None or (parent.done and parent.filled == 0):
-            return rejected(f"Parent order {spec.parent_id} is not working")
-        return None
-
-    def _check_margin(self, spec: OrderSpec, inst: Instrument) -> Rejection | None:
-        """Opening exposure must fit intraday buying power; attached orders only close."""
-        if spec.parent_id:
-            return None
-        pos = self.account.positions.get(inst.con_id)
-        return check_buying_power(
-            spec, pos.qty if pos else Decimal(0), spec.lmt_price or self.market.quote(
-                inst.symbol).ask, self.account.values(self.marks())["AvailableFunds"])
-
-    def _reject(self, client_id: int, spec: OrderSpec, inst: Instrument | None,
-                rejection: Rejection) -> None:
-        self.listener.order_error(client_id, spec.order_id, rejection.code, rejection.text)
-        if rejection.inactive and inst is not None:
-            order = WorkingOrder(spec, client_id, next(self._perm), inst, next(self._seq),
-                                 self.clock.now(), status="Inactive")
-            order.completed_time, order.completed_status = self.clock.now(), rejection.text
-            self.orders[order.key] = order
-            self.listener.order_update(order, open_order=True)
-
-    def _release(self, order: WorkingOrder) -> None:
-        """A transmit=True message releases its buffered parent and siblings with it."""
-        chain = [order]
-        if order.spec.parent_id:
-            parent = self.orders.get((order.client_id, order.spec.parent_id))
-            siblings = [o for o in self.orders.values() if o.buffered and o is not order
-                        and o.client_id == order.client_id
-                        and o.spec.parent_id == order.spec.parent_id]
-            chain = ([parent] if parent is not None and parent.buffered else []) + siblings + chain
-        chain += [o for o in self.orders.values() if o.buffered and o.client_id == order.client_id
-                  and o.spec.parent_id == order.order_id and o not in chain]
-        for item in sorted(chain, key=lambda o: o.seq):
-            item.buffered = False
-            self._default_bracket_oca(item)
-            self.oca.add(item)
-            self._refresh_hold(item, announce=False)
-            self._start_trail_if_active(item)
-            self.listener.order_update(item, open_order=True)
-        self.evaluate(order.instrument.symbol)
-
-    def _default_bracket_oca(self, order: WorkingOrder) -> None:
-        """TWS links bracket children that carry no ocaGroup into one group of its own."""
-        if order.spec.parent_id and not order.spec.oca_group:
-            parent = self.orders.get((order.client_id, order.spec.parent_id))
-            if parent is not None:
-                order.spec.oca_group = f"{parent.perm_id}"
-                order.spec.oca_type = order.spec.oca_type or 3
-
-    def _modify(self, order: WorkingOrder, spec: OrderSpec) -> None:
-        if order.status == "Filled":
-            self.listener.order_error(order.client_id, spec.order_id, 103, "Duplicate order id")
-            return
-        if order.done:
-            self.listener.order_error(order.client_id, spec.order_id, 201,
-                                      "Order rejected - reason:Too late to replace: the order "
-                                      f"is {order.status}")
-            return
-        problem = validate_spec(spec, order.instrument, self._listed_con_ids(),
-                                self.config.account)
-        if problem is None and spec.total_qty < order.filled:
-            problem = rejected("The new quantity is below the filled quantity")
-        if problem is not None:
-            self.listener.order_error(order.client_id, spec.order_id, problem.code, problem.text)
-            return
-        old = order.spec
-        spec.account = spec.account or old.account
-        spec.oca_group, spec.oca_type = old.oca_group, old.oca_type
-        order.spec = spec
-        order.resting = False  # a replaced order arrives anew: marketable, it takes the touch
-        if (spec.order_type == "TRAIL" and order.trail_stop is not None
-                and spec.trail_stop_price and spec.trail_stop_price != old.trail_stop_price):
-            # Writing a new trailStopPrice moves the stop; clients re-send the original one
-            # with any other change, which must not undo the ratchet.
-            order.trail_stop = spec.trail_stop_price
-        self._refresh_hold(order, announce=False)
-        self.listener.order_update(order, open_order=True)
-        self.evaluate(order.instrument.symbol)
 
     # -- cancelling ----------------------------------------------------------
     def cancel(self, client_id: int, order_id: int) -> None:
