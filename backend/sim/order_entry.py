@@ -14,6 +14,7 @@ from backend.sim.models import Instrument, OrderSpec
 from backend.sim.orders import WorkingOrder
 from backend.sim.validation import Rejection, check_buying_power, rejected, validate_spec
 
+
 class OrderEntry:
     """Mixed into ``Broker``: uses its orders, market, account, listener and evaluate()."""
 
