@@ -6,7 +6,6 @@ bars running. If the contract is usable, this is all a strategy needs to write.
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -17,6 +16,7 @@ import pytest
 from backend.core.models import Bar, Quote
 from backend.strategies.base import StrategyBase
 from backend.strategies.signal import Signal
+from tests.layering import imported_modules
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=timezone.utc)
 
@@ -153,18 +153,8 @@ STRATEGIES = Path(__file__).resolve().parents[2] / "backend" / "strategies"
 FORBIDDEN = ("ib_insync", "ib_async", "ibapi", "PyQt6", "qasync", "frontend")
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
-
-
 @pytest.mark.parametrize("path", sorted(STRATEGIES.glob("*.py")), ids=lambda p: p.name)
 def test_strategies_import_no_broker_api_qt_or_frontend(path):
-    bad = {n for n in _imports(path)
+    bad = {n for n in imported_modules(path)
            if n.split(".")[0] in FORBIDDEN or n.startswith("backend.broker")}
     assert not bad, f"{path.name} imports {sorted(bad)}"
