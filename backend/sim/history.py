@@ -53,7 +53,8 @@ def aggregate(bars: list[Bar], query: HistoryQuery) -> list[Bar]:
     start = query.end - query.duration_seconds
     out: list[Bar] = []
     for bar in bars:
-        if bar.time < start - BAR_SECONDS or bar.time > query.end:
+        # A 5-second bar counts when its interval [t, t + 5) overlaps [start, end].
+        if bar.time + BAR_SECONDS <= start or bar.time > query.end:
             continue
         bucket = bar.time - bar.time % query.bar_seconds
         if out and out[-1].time == bucket:

@@ -572,3 +572,16 @@ def test_market_order_round_trips_from_ib_insync_request_to_its_own_decoder(capl
     assert (decoded.orderId, decoded.action, decoded.totalQuantity, decoded.orderType) == (
         41, "BUY", 25.0, "MKT")
     assert decoded.orderRef == "r" and decoded.permId == 1007009 and decoded.clientId == 1
+
+
+@pytest.mark.parametrize("end", [1500, 1501, 1502, 1650, 1799])
+def test_history_window_counts_bars_that_overlap_it(end):
+    """600 s of 5-min bars touch three buckets however the end aligns (it once gave four)."""
+    from backend.sim.history import HistoryQuery, aggregate
+    from backend.sim.market import Bar
+
+    one = Decimal(1)
+    bars = [Bar(t, one, one, one, one, 1, 1) for t in range(0, 3000, 5)]
+    selected = aggregate(bars, HistoryQuery(300, 600, end))
+    assert len(selected) == 3
+    assert selected[0].time == (end - 600) - (end - 600) % 300
