@@ -36,7 +36,6 @@ class ChartPanel(QObject):
         self.tracker = LevelTracker(lambda: core.manager.orders.values(), self.reference_of,
                                     core.manager.exit_params)
         self.shown = ChartLevels()
-        self._references: dict[str, Decimal] = {}
         self._history_task: asyncio.Task | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -100,15 +99,9 @@ class ChartPanel(QObject):
             self.chart.set_levels(**levels.as_kwargs())
 
     def reference_of(self, signal_id: str) -> Decimal | None:
-        """The signal's reference price: this session's signals, else the journal's."""
+        """The signal's reference price (the OrderManager also knows the journal's signals)."""
         signal = self.core.manager.signals.get(signal_id)
-        if signal is not None:
-            return signal.reference_price
-        if signal_id not in self._references:
-            for row in self.core.journal.signals():
-                if row.get("signal_id") and row.get("reference_price") is not None:
-                    self._references[row["signal_id"]] = Decimal(row["reference_price"])
-        return self._references.get(signal_id)
+        return signal.reference_price if signal is not None else None
 
     def close(self) -> None:
         self._timer.stop()

@@ -26,7 +26,12 @@ from frontend.models.columns import ROLE_NAMES
 from frontend.models.executions import ExecutionsModel
 from frontend.models.log import Level, LogModel
 from frontend.models.orders import OrdersModel
-from frontend.models.positions import PositionsModel, aware, positions_snapshot
+from frontend.models.positions import (
+    PositionsModel,
+    aware,
+    positions_snapshot,
+    session_baseline,
+)
 
 CONNECTION_LEVELS = {ConnectionState.RECONNECTING: Level.WARNING,
                      ConnectionState.BROKER_LOST: Level.ERROR}
@@ -76,6 +81,7 @@ class CoreFeed(QObject):
             orders, positions, executions, log)
         self._refused: set[str] = set()
         self.session_start = local_midnight()
+        self._baseline: dict | None = None
         self._handler = PanelLogHandler(log)
         self._attached = False
 
@@ -125,11 +131,13 @@ class CoreFeed(QObject):
         for fill in manager.fills.values():
             if aware(fill.time) >= since:
                 self.executions.update_fill(fill)
+        # Fills before the session never change during it: book them once, not per event.
+        self._baseline = session_baseline(list(manager.fills.values()), since)
         self.refresh_positions()
 
     def refresh_positions(self) -> None:
-        self.positions.update_positions(positions_snapshot(self.core.manager,
-                                                           self.session_start))
+        self.positions.update_positions(positions_snapshot(
+            self.core.manager, self.session_start, self._baseline))
         self.positions_changed.emit()
 
     # -- OrderManager events -------------------------------------------------------------------

@@ -17,6 +17,7 @@ Safety rules it enforces:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -29,7 +30,6 @@ from backend.core.exit_plan import (
     base_signal_id,
     build_entry,
     build_exit_group,
-    order_ref,
 )
 from backend.core.journal import Journal
 from backend.core.models import (
@@ -83,10 +83,13 @@ class OrderManager(ProtectionMixin):
         self.now = now
         self.orders: dict[str, OrderRecord] = {o.order_id: o for o in journal.orders()}
         self.fills: dict[str, FillRecord] = {f.exec_id: f for f in journal.fills()}
+        self._books: dict[str, ledger.Book] | None = None
         self.broker_positions: dict[str, Position] = {}
         self.marks: dict[str, Decimal] = {}
         self.listeners: list[Listener] = []
-        self.signals: dict[str, Signal] = {}
+        self.signals: dict[str, Signal] = _accepted_signals(journal)
+        """Signals that produced entries, this session's and the journal's: their reference
+        price and ATR price re-protection after a restart."""
         self.pending_tasks: set = set()
         self.failed_legs: set[str] = set()
         self.rescued_signals: set[str] = set()
@@ -222,7 +225,10 @@ class OrderManager(ProtectionMixin):
                 if base_signal_id(r.signal_id) == signal_id and r.role in EXIT_ROLES]
 
     def books(self) -> dict[str, ledger.Book]:
-        return ledger.books_from_fills(list(self.fills.values()))
+        """Positions from fills, rebuilt only after a fill (or its commission) arrives."""
+        if self._books is None:
+            self._books = ledger.books_from_fills(list(self.fills.values()))
+        return self._books
 
     def position_quantity(self, symbol: str) -> int:
         if symbol in self.broker_positions:
@@ -235,8 +241,10 @@ class OrderManager(ProtectionMixin):
         return symbols | {s for s, b in self.books().items() if b.quantity}
 
     def pending_entry_symbols(self) -> set[str]:
-        return {r.symbol for r in self.orders.values()
-                if r.role is LegRole.ENTRY and not r.status.is_final and r.filled == 0}
+        """Entries still waiting for a fill; a symbol already held counts as open instead."""
+        pending = {r.symbol for r in self.orders.values()
+                   if r.role is LegRole.ENTRY and not r.status.is_final and r.filled == 0}
+        return pending - self.open_symbols()
 
     def get_active_positions(self) -> list[Position]:
         books = self.books()
@@ -271,14 +279,15 @@ class OrderManager(ProtectionMixin):
         if known.status is OrderStatus.FILLED:
             log.warning("error for filled order %s ignored: %s", order_id, message)
             return
-        failed = OrderRecord(**{**known.__dict__, "status": OrderStatus.ERROR,
-                                "message": message, "updated_at": self.now()})
+        failed = dataclasses.replace(known, status=OrderStatus.ERROR, message=message,
+                                     updated_at=self.now())
         self._store(failed, known)
         self._leg_failed(failed, message)
 
     def on_fill(self, fill: FillRecord) -> None:
         first = fill.exec_id not in self.fills
         self.fills[fill.exec_id] = fill
+        self._books = None
         self.journal.record_fill(fill)
         record = self.orders.get(fill.order_id)
         if first and record is not None and record.role is LegRole.ENTRY:
@@ -314,9 +323,17 @@ class OrderManager(ProtectionMixin):
                                               record.broker_status, record.message)
         self.publish("order", order=record.to_dict())
 
-    def order_ref_for(self, signal_id: str, role: LegRole) -> str:
-        return order_ref(signal_id, role)
-
 
 def _merge_identity(record: OrderRecord, known: OrderRecord) -> OrderRecord:
-    return OrderRecord(**{**record.__dict__, "role": known.role, "signal_id": known.signal_id})
+    return dataclasses.replace(record, role=known.role, signal_id=known.signal_id)
+
+
+def _accepted_signals(journal: Journal) -> dict[str, Signal]:
+    signals = {}
+    for row in journal.signals():
+        if row["outcome"] == "accepted":
+            signals[row["signal_id"]] = Signal(
+                id=row["signal_id"], symbol=row["symbol"], action=row["action"],
+                reference_price=row["reference_price"], atr=row["atr"],
+                timestamp=row["timestamp"], reason=row["reason"], score=row["score"])
+    return signals

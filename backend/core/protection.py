@@ -6,11 +6,13 @@ things go wrong, and reads best on its own. Mixed into ``OrderManager``.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from backend.core.exit_plan import base_signal_id
+from backend.core.exit_plan import REPROTECT_SEPARATOR, base_signal_id, order_ref
 from backend.core.models import LegRole, OrderRecord, OrderStatus, OrderType, Side
 
 if TYPE_CHECKING:
@@ -69,7 +71,7 @@ class ProtectionMixin:
         if signal_id in self.rescued_signals:
             return
         self.rescued_signals.add(signal_id)
-        siblings = [r for r in self.legs_of(base_signal_id(record.signal_id))
+        siblings = [r for r in self.legs_of(signal_id)
                     if r.order_id != record.order_id and not r.status.is_final]
         self._cancel_quietly(siblings)
         entry = self.entry_of(signal_id)
@@ -79,16 +81,17 @@ class ProtectionMixin:
             return
         rule = self.settings.risk.on_leg_rejected_after_fill
         if rule == "reprotect" and entry is not None:
-            attempt = sum(1 for r in self.orders.values()
-                          if r.signal_id.startswith(base_signal_id(record.signal_id) + "~"))
-            reference = self._reference_for(entry)
-            ids = await self.execute_oca_exit(entry.order_id, reference, quantity=qty,
-                                              group_suffix=f"~r{attempt // 3 + 1}")
+            groups = {r.signal_id for r in self.orders.values()
+                      if base_signal_id(r.signal_id) == signal_id and r.signal_id != signal_id}
+            ids = await self.execute_oca_exit(entry.order_id, self._reference_for(entry),
+                                              quantity=qty,
+                                              group_suffix=f"{REPROTECT_SEPARATOR}r"
+                                                           f"{len(groups) + 1}")
             self.publish("reprotected", symbol=record.symbol, order_ids=ids, reason=str(
                 record.message))
             return
         order_id = await self.broker.place_market_order(
-            record.symbol, qty, "SELL", self.order_ref_for(record.signal_id, LegRole.FLATTEN))
+            record.symbol, qty, "SELL", order_ref(record.signal_id, LegRole.FLATTEN))
         self.publish("flattened", symbol=record.symbol, quantity=qty, order_id=order_id,
                      reason=f"exit leg {record.order_id} failed: {record.message}")
 
@@ -106,8 +109,6 @@ class ProtectionMixin:
                 log.warning("could not cancel %s: %s", record.order_id, exc)
 
     def _spawn(self: OrderManager, coro) -> None:
-        import asyncio
-
         task = asyncio.get_event_loop().create_task(coro)
 
         def done(t: asyncio.Task) -> None:
@@ -132,12 +133,12 @@ class ProtectionMixin:
                               and r.role is record.role), None)
                 if match is None:
                     continue
-                record = OrderRecord(**{**record.__dict__, "order_id": match.order_id,
-                                        "parent_id": match.parent_id})
+                record = dataclasses.replace(record, order_id=match.order_id,
+                                             parent_id=match.parent_id)
             known = self.orders.get(record.order_id)
             if known is not None and not record.signal_id:
-                record = OrderRecord(**{**record.__dict__, "role": known.role,
-                                        "signal_id": known.signal_id})
+                record = dataclasses.replace(record, role=known.role,
+                                             signal_id=known.signal_id)
             if known != record:
                 self._store(record, known)
         for fill in self.broker.get_executions():
@@ -163,7 +164,7 @@ class ProtectionMixin:
                                 updated_at=self.now())
             self.orders[entry.order_id] = entry
         reference = self._reference_for(entry) or avg_cost
-        suffix = f"~r{int(self.now().timestamp())}"
+        suffix = f"{REPROTECT_SEPARATOR}r{int(self.now().timestamp())}"
         ids = await self.execute_oca_exit(entry.order_id, reference, quantity=qty,
                                           group_suffix=suffix)
         message = f"{symbol}: {qty} shares had no live protection; exit group re-sent"
@@ -181,8 +182,7 @@ class ProtectionMixin:
                 side = "SELL" if position.quantity > 0 else "BUY"
                 ids.append(await self.broker.place_market_order(
                     position.symbol, abs(position.quantity), side,
-                    self.order_ref_for(f"flatten{int(self.now().timestamp())}",
-                                       LegRole.FLATTEN)))
+                    order_ref(f"flatten{int(self.now().timestamp())}", LegRole.FLATTEN)))
         self.publish("flattened", symbols=sorted(self.broker_positions), order_ids=ids,
                      reason="flatten all")
         return ids

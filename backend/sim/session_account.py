@@ -27,11 +27,9 @@ class AccountRequests:
     multi_subs: set[int]
     pnl_subs: set[int]
 
-    def send(self, fields: list[object]) -> None:
-        raise NotImplementedError
-
-    def error(self, req_id: int, code: int, text: str) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by Session; declared for the type checker only
+        def send(self, fields: list[object]) -> None: ...
+        def error(self, req_id: int, code: int, text: str) -> None: ...
 
     def req_managed_accounts(self, fields: list[str]) -> None:
         self.send([15, 1, self.server.config.account])

@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from backend.core.ledger import books_from_fills
-from backend.core.models import LegRole, Position, Quote
+from backend.core.ledger import Book, books_from_fills
+from backend.core.models import FillRecord, LegRole, Position, Quote
 from frontend.models.columns import (
     CENTER,
     GREEN,
@@ -78,7 +78,15 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
-def positions_snapshot(manager: Any, since: datetime | None = None) -> list[Position]:
+def session_baseline(fills: list[FillRecord], since: datetime | None) -> dict[str, Book]:
+    """The books as they stood at ``since``: fixed for a session, so compute it once."""
+    if since is None:
+        return {}
+    return books_from_fills([f for f in fills if aware(f.time) < since])
+
+
+def positions_snapshot(manager: Any, since: datetime | None = None,
+                       baseline: dict[str, Book] | None = None) -> list[Position]:
     """Open positions, plus the symbols traded and closed since ``since``, at quantity 0.
 
     ``manager`` is the OrderManager: open positions come from ``get_active_positions`` (with
@@ -89,8 +97,8 @@ def positions_snapshot(manager: Any, since: datetime | None = None) -> list[Posi
     fills alone would not (the closing fill would have no cost basis).
     """
     fills = list(manager.fills.values())
-    before = ([f for f in fills if aware(f.time) < since] if since is not None else [])
-    baseline = books_from_fills(before)
+    if baseline is None:
+        baseline = session_baseline(fills, since)
     traded = {f.symbol for f in fills if since is None or aware(f.time) >= since}
 
     def session(symbol: str, realized: Decimal) -> Decimal:

@@ -48,15 +48,20 @@ async def test_partial_fills_of_entry_and_exit_keep_the_rest_protected(core, sim
     assert live(broker_orders(sim)) == {}
 
 
-async def test_rejected_leg_before_entry_fill_cancels_the_chain(core, sim):
-    sim.halt("AAPL")  # a trading halt: orders rest, nothing executes
+async def _enter_with_rejected_stop(core, sim) -> str:
+    """Send a signal whose safety-stop leg the broker rejects; wait until it is marked failed."""
     sim.reject_next_order(201, "Order rejected - reason:STP not allowed for this contract",
                           match=lambda spec: spec.order_type == "STP")
     entry_id = await core.manager.execute_entry(signal())
-    legs = legs_by_role(core.manager, entry_id)
-    stop_id = legs[LegRole.SAFETY_STOP].order_id
+    stop_id = legs_by_role(core.manager, entry_id)[LegRole.SAFETY_STOP].order_id
     await eventually(lambda: core.manager.track_order(stop_id) in (
         OrderStatus.ERROR, OrderStatus.INACTIVE), what="stop leg marked failed")
+    return entry_id
+
+
+async def test_rejected_leg_before_entry_fill_cancels_the_chain(core, sim):
+    sim.halt("AAPL")  # a trading halt: orders rest, nothing executes
+    entry_id = await _enter_with_rejected_stop(core, sim)
     await eventually(lambda: broker_orders(sim)[entry_id]["status"] == "Cancelled",
                      what="entry cancelled at the broker")
     sim.resume_trading("AAPL")
@@ -81,15 +86,9 @@ async def test_rejected_last_leg_leaves_nothing_half_sent(core, sim):
 
 
 async def test_rejected_leg_after_entry_fill_flattens(core, sim):
-    sim.reject_next_order(201, "Order rejected - reason:STP not allowed for this contract",
-                          match=lambda spec: spec.order_type == "STP")
     # The market entry fills the moment the chain is released, so the rejection lands
     # after the fill and the configured rule ("flatten", the default) must apply.
-    entry_id = await core.manager.execute_entry(signal())
-    legs = legs_by_role(core.manager, entry_id)
-    stop_id = legs[LegRole.SAFETY_STOP].order_id
-    await eventually(lambda: core.manager.track_order(stop_id) in (
-        OrderStatus.ERROR, OrderStatus.INACTIVE), what="stop leg marked failed")
+    entry_id = await _enter_with_rejected_stop(core, sim)
     assert broker_orders(sim)[entry_id]["status"] == "Filled", "the entry won the race"
     await eventually(lambda: not sim.positions().get("AAPL", {}).get("qty"),
                      what="position flattened after the leg rejection")
@@ -165,6 +164,7 @@ async def test_restart_recovers_from_the_journal(sim, tmp_path):
         manager = second.manager
         assert manager.track_order(entry_id) is OrderStatus.FILLED
         assert {r.role for r in manager.legs_of(sig.id)} == set(EXITS)
+        assert manager.signals[sig.id] == sig, "the journal's signal prices re-protection"
         position = manager.get_active_positions()[0]
         assert position.quantity == 100 and set(position.protected_by) == set(EXITS)
         with pytest.raises(SignalRefused) as refused:
