@@ -60,6 +60,8 @@ def _in_new_york(epoch: float) -> str:
 def test_good_after_time_in_the_past_works_at_once(sim, ib, aapl):
     trade = ib.placeOrder(aapl, MarketOrder("BUY", 100, goodAfterTime=ib_time(sim.now() - 60)))
     wait_status(ib, trade, "Filled")
+    assert sim.order(trade.order.orderId)["held_by"] is None
+    assert sim.positions()["AAPL"]["qty"] == 100
 
 
 # -- price conditions -------------------------------------------------------------
@@ -182,6 +184,8 @@ def test_or_conjunction_needs_either_condition(sim, ib, aapl):
     wait_status(ib, trade, "PreSubmitted")
     sim.set_price("AAPL", "101.00")  # price met, time not: enough for "or"
     wait_status(ib, trade, "Filled")
+    assert sim.order(order.orderId)["status"] == "Filled"
+    assert sim.positions()["AAPL"]["qty"] == 100
 
 
 def test_or_conjunction_time_alone_suffices(sim, ib, aapl):
