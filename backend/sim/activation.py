@@ -17,6 +17,8 @@ from backend.sim.clock import SimClock
 from backend.sim.conditions import MarketView, QuoteView, conditions_met
 from backend.sim.market import Market
 from backend.sim.orders import STOP_TYPES, ExecutionRecord, WorkingOrder
+from backend.sim.sessions import ALWAYS_OPEN, SessionRules
+from backend.sim.tape import PrintTape
 from backend.sim.timefmt import parse_ib_time
 
 
@@ -25,18 +27,20 @@ class BrokerView:
     execution list and clock (all live references, never copies)."""
 
     def __init__(self, market: Market, account: Account, executions: list[ExecutionRecord],
-                 clock: SimClock) -> None:
+                 clock: SimClock, tape: PrintTape | None = None) -> None:
         self.market = market
         self.account = account
         self.executions = executions
         self.clock = clock
+        self.tape = tape
 
     def quote_by_con_id(self, con_id: int) -> QuoteView | None:
         inst = self.market.find(con_id=con_id)
         if inst is None:
             return None
         q = self.market.quote(inst.symbol)
-        return QuoteView(q.bid, q.ask, q.last, q.volume, q.open_price)
+        prints = self.tape.recent(inst.symbol) if self.tape is not None else ()
+        return QuoteView(q.bid, q.ask, q.last, q.volume, q.open_price, prints)
 
     def cushion_percent(self) -> Decimal:
         marks = {s.instrument.con_id: s.quote.last for s in self.market.symbols.values()}
@@ -55,34 +59,51 @@ def epoch(ib_time: str) -> float:
 
 
 def hold_reason(order: WorkingOrder, parent: WorkingOrder | None, now: float,
-                view: MarketView) -> tuple[str | None, str]:
-    """(held_by, whyHeld): held_by is 'parent', 'good_after_time', 'conditions' or None;
-    whyHeld is what TWS reports ('child' or 'trigger' under an unfilled parent, 'trigger'
-    for a working stop). Activation conditions, once met, stay met (``conditions_done``)."""
+                view: MarketView, rules: SessionRules = ALWAYS_OPEN) -> tuple[str | None, str]:
+    """(held_by, whyHeld): held_by is 'parent', 'good_after_time', 'conditions', 'session'
+    or None; whyHeld is what TWS reports ('child' or 'trigger' under an unfilled parent,
+    'trigger' for a working stop). Activation conditions, once met, stay met
+    (``conditions_done``) until, with sessions, a later trading day finds the order still
+    unexecuted (``sessions``); they are evaluated only while ``rules`` allow. An order the
+    current session does not allow to work is held 'session' (IB's 399)."""
     spec = order.spec
     if parent is not None and parent.filled == 0:
         return "parent", "trigger" if spec.order_type in STOP_TYPES else "child"
     if spec.good_after_time and now < epoch(spec.good_after_time):
         return "good_after_time", ""
-    if spec.conditions and not spec.conditions_cancel_order and not order.conditions_done:
-        if not conditions_met(spec.conditions, view, order.placed_at):
-            return "conditions", ""
-        order.conditions_done = True
-    return None, "trigger" if spec.order_type in STOP_TYPES and not order.triggered else ""
+    if spec.conditions and not spec.conditions_cancel_order:
+        if order.conditions_done and rules.conditions_lapsed(
+                spec, order.conditions_met_at, order.filled, now):
+            order.conditions_done = False
+        if not order.conditions_done:
+            since = rules.prints_since(spec, order.placed_at, now, conditions=True)
+            if not (rules.conditions_open(spec, now)
+                    and conditions_met(spec.conditions, view, order.placed_at, since)):
+                return "conditions", ""
+            order.conditions_done, order.conditions_met_at = True, now
+    waits = "trigger" if spec.order_type in STOP_TYPES and not order.triggered else ""
+    return ("session" if not rules.may_work(spec, now) else None), waits
 
 
 def status_for(held_by: str | None, why_held: str) -> str:
     return "PreSubmitted" if held_by or why_held == "trigger" else "Submitted"
 
 
-def cancel_reason(order: WorkingOrder, now: float, view: MarketView) -> str | None:
-    """Why a working order ends without executing now: GTD reached, or its conditions met
-    in ``conditionsCancelOrder`` mode."""
+def cancel_reason(order: WorkingOrder, now: float, view: MarketView,
+                  rules: SessionRules = ALWAYS_OPEN) -> str | None:
+    """Why a working order ends without executing now: GTD reached, a DAY order past its
+    session's close (with sessions), or its conditions met in ``conditionsCancelOrder``
+    mode (evaluated only while ``rules`` allow)."""
     spec = order.spec
     if spec.tif == "GTD" and spec.good_till_date and now >= epoch(spec.good_till_date):
         return "good till date reached"
-    if spec.conditions and spec.conditions_cancel_order and conditions_met(
-            spec.conditions, view, order.placed_at):
+    expiry = rules.expires_at(spec, order.placed_at)
+    if expiry is not None and now >= expiry:
+        return "end of day"
+    if spec.conditions and spec.conditions_cancel_order and rules.conditions_open(
+            spec, now) and conditions_met(spec.conditions, view, order.placed_at,
+                                          rules.prints_since(spec, order.placed_at, now,
+                                                             conditions=True)):
         return "conditions met"
     return None
 
@@ -97,9 +118,11 @@ def start_trail(order: WorkingOrder, touch: matching.Touch) -> None:
         order.instrument.min_tick)
 
 
-def ratchet_and_trigger(order: WorkingOrder, touch: matching.Touch) -> bool:
+def ratchet_and_trigger(order: WorkingOrder, touch: matching.Touch,
+                        since: float = float("-inf")) -> bool:
     """Move a trail's stop with the market, then trigger a stop type whose stop was
-    reached; True when it triggered just now."""
+    reached by its triggerMethod, counting prints from ``since``; True when it triggered
+    just now."""
     spec = order.spec
     if spec.order_type == "TRAIL" and order.trail_stop is not None and not order.triggered:
         order.trail_stop = matching.next_trail_stop(
@@ -107,7 +130,8 @@ def ratchet_and_trigger(order: WorkingOrder, touch: matching.Touch) -> bool:
             order.instrument.min_tick)
     stop = order.trail_stop if spec.order_type == "TRAIL" else spec.aux_price
     if (spec.order_type in STOP_TYPES and not order.triggered and stop is not None
-            and matching.stop_triggered(spec.action, stop, touch)):
+            and matching.stop_triggered(spec.action, stop, touch, spec.trigger_method,
+                                        since)):
         order.triggered = True
         return True
     return False

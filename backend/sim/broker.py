@@ -22,6 +22,8 @@ from backend.sim.models import Instrument, OrderSpec
 from backend.sim.oca import OcaBook
 from backend.sim.order_entry import OrderEntry
 from backend.sim.orders import ExecutionRecord, WorkingOrder
+from backend.sim.sessions import SessionRules
+from backend.sim.tape import PrintTape
 from backend.sim.validation import Rejection
 
 CANCEL_TEXT = "Order Canceled - reason:"
@@ -56,7 +58,12 @@ class Broker(OrderEntry):
         self._seq = itertools.count(1)
         self._perm = itertools.count(config.seed * 1000 + 1_000_001)
         self._exec_seq = itertools.count(1)
-        self.view = activation.BrokerView(market, self.account, self.executions, clock)
+        self.sessions = SessionRules(config.sessions)
+        """IB's trading-session rules on this clock (``sessions.py``; off when always open)."""
+        self.tape = PrintTape(market)
+        """The last prints per symbol, which stops and price conditions count."""
+        self.view = activation.BrokerView(market, self.account, self.executions, clock,
+                                          self.tape)
         """What order conditions read: quotes, the margin cushion, executions, the time."""
         market.listeners.append(self.on_market)
 
@@ -96,10 +103,15 @@ class Broker(OrderEntry):
                 self._cancel(order, "Global Cancel")
 
     def end_session(self) -> None:
-        """The trading day ends: DAY orders expire, GTC orders carry over."""
+        """The trading day ends: DAY orders expire, GTC orders carry over, and a GTC order
+        its conditions activated but that did not execute waits for them again (IB's
+        conditional-orders page; with sessions the clock does this, ``sessions.py``)."""
         for order in sorted(self.orders.values(), key=lambda o: o.seq):
             if not order.done and order.spec.tif in ("DAY", "IOC"):
                 self._cancel(order, "end of day")
+            elif not order.done and order.conditions_done and order.filled == 0:
+                order.conditions_done = False
+                self._refresh_hold(order)
 
     def _cancel(self, order: WorkingOrder, reason: str) -> None:
         if order.done:
@@ -146,7 +158,7 @@ class Broker(OrderEntry):
 
     def _refresh_hold(self, order: WorkingOrder, announce: bool = True) -> None:
         held_by, why = activation.hold_reason(order, self._parent(order), self.clock.now(),
-                                               self.view)
+                                               self.view, self.sessions)
         status = activation.status_for(held_by, why)
         changed = (held_by, why, status) != (order.held_by, order.why_held, order.status)
         order.held_by, order.why_held, order.status = held_by, why, status
@@ -212,13 +224,14 @@ class Broker(OrderEntry):
             self._apply_oca(order, qty)
 
     def _expire_or_cancel_on_conditions(self, order: WorkingOrder) -> bool:
-        reason = activation.cancel_reason(order, self.clock.now(), self.view)
+        reason = activation.cancel_reason(order, self.clock.now(), self.view, self.sessions)
         if reason is not None:
             self._cancel(order, reason)
         return reason is not None
 
     def _trail_and_trigger(self, order: WorkingOrder, touch: matching.Touch) -> None:
-        if activation.ratchet_and_trigger(order, touch):
+        since = self.sessions.prints_since(order.spec, order.placed_at, self.clock.now())
+        if activation.ratchet_and_trigger(order, touch, since):
             order.status, order.why_held = "Submitted", ""
             self.listener.order_update(order, open_order=True)
 
@@ -282,4 +295,4 @@ class Broker(OrderEntry):
     def _touch(self, inst: Instrument | None) -> matching.Touch:
         assert inst is not None
         q = self.market.quote(inst.symbol)
-        return matching.Touch(q.bid, q.ask, q.last)
+        return matching.Touch(q.bid, q.ask, q.last, self.tape.recent(inst.symbol))

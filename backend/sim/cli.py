@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import NoReturn
 
 from backend.sim import scenario
-from backend.sim.config import SimConfig
+from backend.sim.config import SESSION_MODES, SimConfig
 from backend.sim.server import SimServer
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ignition: bars between one symbol's episodes (shared out by symbol)")
     p.add_argument("--episode-accumulation-bars", type=int, default=20,
                    help="ignition: quiet bars before each ignition (> strategy's 15)")
+    p.add_argument("--sessions", default="always_open", choices=SESSION_MODES,
+                   help="always_open (default: a market that never closes) or us_equity "
+                        "(IB's rules for pre-market, regular hours 09:30-16:00 US/Eastern, "
+                        "after hours and closed, on the simulator's clock)")
     p.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
     return p
 
@@ -85,7 +89,7 @@ def config_from_args(args: argparse.Namespace, scenario_name: str | None = None)
                          tick_interval_s=args.tick_interval, volatility=args.volatility,
                          drift=args.drift, account=args.account.strip(), starting_cash=cash,
                          commission_per_share=per_share, commission_min=minimum,
-                         scenario=scenario_name,
+                         scenario=scenario_name, sessions=args.sessions,
                          episode_bar_seconds=args.episode_bar_seconds,
                          episode_period_bars=args.episode_period_bars,
                          episode_accumulation_bars=args.episode_accumulation_bars)
@@ -105,6 +109,9 @@ async def serve(config: SimConfig, scripts: list[dict]) -> None:
     plan = server.market.episodes
     note = (f"; scenario {config.scenario}: some symbol ignites within "
             f"{plan.max_wait_s:g} s of any moment" if plan is not None else "")
+    if server.broker.sessions.enabled:
+        note += (f"; US-equity sessions, now "
+                 f"{server.broker.sessions.session(server.clock.now()).value}")
     print(f"sigma9-sim: serving {','.join(server.market.symbols)} on "
           f"{config.host}:{server.port} (account {config.account}){note}; Ctrl+C stops",
           flush=True)

@@ -3,6 +3,8 @@
 Conditions chain left to right: each condition's conjunction joins it to the
 *next* one (``a`` and, ``o`` or), without precedence, which is how TWS's
 condition editor reads them. Unverified against TWS: see docs/simulator.md.
+A price condition triggers by its triggerMethod exactly as a stop does
+(``matching.level_triggered``: the default for stocks counts last prints).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from backend.sim import matching
 from backend.sim.models import Condition
 from backend.sim.timefmt import TimeFormatError, parse_ib_time
 
@@ -31,6 +34,8 @@ class QuoteView:
     last: Decimal
     volume: int
     open_price: Decimal
+    prints: tuple[matching.Print, ...] = ()
+    """The contract's last prints, oldest first (``tape.PrintTape``)."""
 
 
 def validate_condition(cond: Condition, known_con_ids: set[int]) -> str | None:
@@ -54,16 +59,17 @@ def _compare(value: Decimal, threshold: Decimal, is_more: bool) -> bool:
     return value >= threshold if is_more else value <= threshold
 
 
-def price_for_trigger(quote: QuoteView, method: int, is_more: bool) -> Decimal:
-    """Trigger methods: 1/4 bid-ask (bid for rises, ask for falls), 8 midpoint, else last."""
-    if method in (1, 4):
-        return quote.bid if is_more else quote.ask
-    if method == 8:
-        return (quote.bid + quote.ask) / 2
-    return quote.last
+def price_triggered(cond: Condition, quote: QuoteView, since: float) -> bool:
+    """The level reached by the condition's trigger method, counting prints from ``since``."""
+    touch = matching.Touch(quote.bid, quote.ask, quote.last, quote.prints)
+    return matching.level_triggered(cond.trigger_method, cond.is_more, Decimal(cond.value),
+                                    touch, since)
 
 
-def condition_true(cond: Condition, view: MarketView, placed_at: float) -> bool:
+def condition_true(cond: Condition, view: MarketView, placed_at: float,
+                   since: float | None = None) -> bool:
+    """``placed_at`` bounds an execution condition; ``since`` (default ``placed_at``) the
+    prints a price condition counts."""
     if cond.kind == TIME:
         moment = parse_ib_time(cond.value)[0].timestamp()
         return view.now() >= moment if cond.is_more else view.now() <= moment
@@ -75,8 +81,7 @@ def condition_true(cond: Condition, view: MarketView, placed_at: float) -> bool:
     if quote is None:
         return False
     if cond.kind == PRICE:
-        observed = price_for_trigger(quote, cond.trigger_method, cond.is_more)
-        return _compare(observed, Decimal(cond.value), cond.is_more)
+        return price_triggered(cond, quote, placed_at if since is None else since)
     if cond.kind == VOLUME:
         return _compare(Decimal(quote.volume), Decimal(cond.value), cond.is_more)
     if cond.kind == PERCENT_CHANGE:
@@ -87,11 +92,12 @@ def condition_true(cond: Condition, view: MarketView, placed_at: float) -> bool:
     return False
 
 
-def conditions_met(conditions: list[Condition], view: MarketView, placed_at: float) -> bool:
+def conditions_met(conditions: list[Condition], view: MarketView, placed_at: float,
+                   since: float | None = None) -> bool:
     if not conditions:
         return True
-    result = condition_true(conditions[0], view, placed_at)
+    result = condition_true(conditions[0], view, placed_at, since)
     for previous, cond in zip(conditions, conditions[1:], strict=False):
-        value = condition_true(cond, view, placed_at)
+        value = condition_true(cond, view, placed_at, since)
         result = (result and value) if previous.conjunction == "a" else (result or value)
     return result

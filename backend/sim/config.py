@@ -38,8 +38,14 @@ class SimConfig:
     episode_accumulation_bars: int = 20
     """``ignition``: bars of quiet range before each ignition; must exceed the strategy's
     ``accumulation_bars`` (15) so its whole window lies in the range."""
+    sessions: str = "always_open"
+    """``always_open`` (demos, ``--sim``, tests) or ``us_equity``: IB's session rules on the
+    simulator's clock (pre-market, regular hours, after hours, closed; ``sessions.py``)."""
 
     def __post_init__(self) -> None:
+        if self.sessions not in SESSION_MODES:
+            raise ValueError(f"unknown sessions mode {self.sessions!r} "
+                             f"(one of: {', '.join(SESSION_MODES)})")
         if self.scenario is not None and self.scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {self.scenario!r} "
                              f"(built in: {', '.join(SCENARIOS)})")
@@ -53,3 +59,5 @@ class SimConfig:
 
 SCENARIOS = ("ignition",)
 """Named scenarios built into the market (``backend/sim/episodes.py``)."""
+SESSION_MODES = ("always_open", "us_equity")
+"""Trading-session modes (``backend/sim/sessions.py``)."""

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -94,9 +95,27 @@ class SimThread:
             s.broker.evaluate_all()
         self.call(advance)
 
+    def set_time(self, moment: datetime) -> None:
+        """Set the simulator's clock to ``moment`` (timezone-aware; it runs on from there at
+        wall speed) and re-evaluate every order at once, as ``advance_time`` does.
+
+        With ``SimConfig(sessions="us_equity")`` this is how a test crosses the open or the
+        close, and how a replay puts the simulator at the moment a capture was taken. The
+        clock may move backwards; orders are judged by the new time from then on.
+        """
+        def move(s: SimServer) -> None:
+            s.clock.set(moment)
+            s.broker.evaluate_all()
+        self.call(move)
+
     def now(self) -> float:
         """The simulator's clock (epoch seconds), which ``advance_time`` moves ahead of the wall."""
         return self.call(lambda s: s.clock.now())
+
+    def session(self) -> str:
+        """The trading session at the simulator's clock: ``pre-market``, ``regular hours``,
+        ``after hours`` or ``closed`` (always ``regular hours`` when always open)."""
+        return self.call(lambda s: s.broker.sessions.session(s.clock.now()).value)
 
     # -- stepping --------------------------------------------------------------
     def pause(self) -> None:
@@ -157,6 +176,9 @@ class SimThread:
         self.call(lambda s: setattr(s.broker, "partial_fill_qty", value))
 
     def end_session(self) -> None:
+        """End the trading day by hand: DAY orders expire, GTC orders carry over (and ones
+        their conditions activated without executing wait for them again). With sessions on,
+        the clock crossing the close does this (``set_time``)."""
         self.call(lambda s: s.broker.end_session())
 
     # -- broker state ----------------------------------------------------------

@@ -114,11 +114,14 @@ class OrderEntry:
                   and o.spec.parent_id == order.order_id and o not in chain]
         for item in sorted(chain, key=lambda o: o.seq):
             item.buffered = False
+            warnings = self.sessions.admit(item.spec, item.instrument, self.clock.now())
             self._default_bracket_oca(item)
             self.oca.add(item)
             self._refresh_hold(item, announce=False)
             self._start_trail_if_active(item)
             self.listener.order_update(item, open_order=True)
+            for code, text in warnings:  # 2109 / 399 follow the echo (sessions.admit)
+                self.listener.order_error(item.client_id, item.order_id, code, text)
         self.evaluate(order.instrument.symbol)
 
     def _default_bracket_oca(self, order: WorkingOrder) -> None:
@@ -146,6 +149,7 @@ class OrderEntry:
             self.listener.order_error(order.client_id, spec.order_id, problem.code, problem.text)
             return
         old = order.spec
+        self.sessions.revise(spec)
         spec.account = spec.account or old.account
         spec.oca_group, spec.oca_type = old.oca_group, old.oca_type
         order.spec = spec

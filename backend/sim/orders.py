@@ -37,6 +37,9 @@ class WorkingOrder:
     trail_stop: Decimal | None = None
     conditions_done: bool = False
     """Activation conditions were met once; TWS does not re-hold the order afterwards."""
+    conditions_met_at: float | None = None
+    """When they were met: a GTC order not executed that day waits for them again
+    (``sessions.SessionRules.conditions_lapsed``)."""
     completed_time: float | None = None
     completed_status: str = ""
     warning: str = ""

@@ -242,7 +242,10 @@ def test_oca_type2_partly_filled_member_does_not_block_the_protective_stop(sim, 
         sim.set_price("AAPL", "105.01")
         assert sim.order(tp)["filled"] == 30 and sim.order(sl)["total_qty"] == 70
         sim.set_price("AAPL", "100.00")
-        sim.set_price("AAPL", "94.00")  # the stop triggers while the take-profit rests
+        # the stop triggers while the take-profit rests: one print at or through the stop
+        # on a size increase is enough for IB's default "Last" trigger method (TWS guide,
+        # "Modify the Stop Trigger Method"; a print without it needs a second one)
+        sim.set_price("AAPL", "94.00", size=5000)
         assert sim.order(sl)["filled"] == 30
         assert sim.order(tp)["remaining"] == 40  # 100 - its own 30 - the stop's 30
         sim.match(2)
@@ -314,7 +317,9 @@ def test_exit_group_partial_fill_of_one_leg_leaves_the_rest_protected(sim, ib, a
     assert sim.order(ids["time"])["held_by"] == "good_after_time"
     with sim.paused():
         sim.set_partial_fills(30)
-        sim.set_price("AAPL", "96.50")  # the trail (97.00) triggers, the stop (95) does not
+        # the trail (97.00) triggers, the stop (95) does not: one print through the trail
+        # on a size increase triggers it (IB's "Last" method)
+        sim.set_price("AAPL", "96.50", size=5000)
         assert sim.order(ids["trail"])["filled"] == 30
         assert sim.positions()["AAPL"]["qty"] == 70
         for name in ("stop", "time"):  # the other legs now cover exactly what is left
@@ -343,7 +348,9 @@ def test_exit_group_time_leg_partially_fills_then_the_stop_takes_over(sim, ib, a
         assert sim.order(ids["time"])["filled"] == 30
         assert sim.order(ids["stop"])["remaining"] == 70
         assert sim.order(ids["trail"])["remaining"] == 70
-        sim.set_price("AAPL", "94.00")  # a crash: stop and trail trigger; one leg executes
+        # a crash on volume: stop and trail trigger on this one print (a size increase, IB's
+        # "Last" method); one leg executes
+        sim.set_price("AAPL", "94.00", size=5000)
         fills = {n: sim.order(ids[n])["filled"] for n in ("stop", "trail", "time")}
         assert fills == {"stop": 30, "trail": 0, "time": 30}
         sim.match(4)

@@ -65,12 +65,50 @@ def test_trail_stop_price_is_kept_only_when_tighter_than_the_trail(given, expect
 
 # -- stops and fill prices -----------------------------------------------------------
 
-def test_stop_triggers_on_the_last_at_or_through_the_stop():
-    assert not matching.stop_triggered("SELL", D("98"), touch("98.01"))
-    assert matching.stop_triggered("SELL", D("98"), touch("98"))
-    assert matching.stop_triggered("SELL", D("98"), touch("90"))
-    assert not matching.stop_triggered("BUY", D("102"), touch("101.99"))
-    assert matching.stop_triggered("BUY", D("102"), touch("102"))
+def tape(*prints: tuple[str, int]) -> matching.Touch:
+    """A touch at the last print whose recent prints are ``(price, size)``, one a second."""
+    recent = tuple(matching.Print(D(p), size, float(t)) for t, (p, size) in enumerate(prints))
+    last = recent[-1].price
+    return matching.Touch(last - TICK, last + TICK, last, recent)
+
+
+# IB's default trigger for stocks is "Last": two consecutive last prints at or through the
+# stop, or one whose size is an increase (TWS guide, "Modify the Stop Trigger Method").
+# Before issue 8 the simulator triggered on a single print; these rows pin IB's rule.
+@pytest.mark.parametrize(("action", "stop", "prints", "fires"), [
+    ("SELL", "98", [("98.01", 100), ("98.01", 100)], False),
+    ("SELL", "98", [("98.01", 100), ("98", 100)], False),     # one print at, no increase
+    ("SELL", "98", [("98.01", 100), ("98", 300)], True),      # one print at, size up
+    ("SELL", "98", [("98", 100), ("97.50", 100)], True),      # two consecutive through
+    ("SELL", "98", [("98", 300), ("98.02", 500)], False),     # the latest is above
+    ("SELL", "98", [("98", 100)], False),                     # a single print, no history
+    ("BUY", "102", [("101.99", 100), ("102", 100)], False),
+    ("BUY", "102", [("102", 100), ("102.50", 100)], True),
+    ("BUY", "102", [("101", 100), ("102", 200)], True),
+])
+def test_stop_triggers_by_ibs_last_method(action, stop, prints, fires):
+    assert matching.stop_triggered(action, D(stop), tape(*prints)) is fires
+
+
+def test_last_method_counts_only_prints_since_the_window_opened():
+    two = tape(("97", 100), ("97", 100))
+    assert matching.stop_triggered("SELL", D("98"), two, since=0.0)
+    assert not matching.stop_triggered("SELL", D("98"), two, since=1.0)  # older print left out
+    bigger = tape(("97", 100), ("97", 300))
+    assert matching.stop_triggered("SELL", D("98"), bigger, since=1.0)  # one print, size up
+    assert not matching.stop_triggered("SELL", D("98"), bigger, since=2.0)
+
+
+@pytest.mark.parametrize(("method", "prints", "fires"), [
+    (2, [("99", 100), ("98", 300)], True),        # Last = the default
+    (3, [("99", 100), ("98", 300)], False),       # Double Last: two prints, size or not
+    (3, [("98", 100), ("97", 100)], True),
+    (4, [("98", 100)], False),                    # bid/ask: a sell stop reads the ask 98.01
+    (4, [("97.99", 100)], True),
+    (8, [("98", 100)], True),                     # midpoint 98.00
+])
+def test_stop_trigger_methods(method, prints, fires):
+    assert matching.stop_triggered("SELL", D("98"), tape(*prints), method) is fires
 
 
 def test_triggered_stop_fills_at_the_market_after_a_gap():
@@ -191,14 +229,16 @@ def test_account_values_mark_positions_to_market():
 # -- conditions -------------------------------------------------------------------------
 
 class View:
-    def __init__(self, now: float, last: str = "100") -> None:
+    def __init__(self, now: float, last: str = "100", prints: int = 2) -> None:
         self._now = now
         self.last = D(last)
+        self.prints = tuple(matching.Print(self.last, 100, float(t)) for t in range(prints))
 
     def quote_by_con_id(self, con_id: int) -> QuoteView | None:
         if con_id != AAPL.con_id:
             return None
-        return QuoteView(self.last - TICK, self.last + TICK, self.last, 0, D("100"))
+        return QuoteView(self.last - TICK, self.last + TICK, self.last, 0, D("100"),
+                         self.prints)
 
     def cushion_percent(self) -> Decimal:
         return D(50)
@@ -237,11 +277,14 @@ def test_no_conditions_are_met():
     assert conditions.conditions_met([], View(NOW), 0.0) is True
 
 
-def test_price_condition_compares_the_last_by_default():
+def test_price_condition_counts_last_prints_by_default():
+    # triggerMethod 0 is IB's "Last", as for stops: two prints at or through the level
     above = Condition(PRICE, is_more=True, value="101.0", con_id=AAPL.con_id)
     below = Condition(PRICE, is_more=False, value="99", con_id=AAPL.con_id)
     assert not conditions.condition_true(above, View(NOW, "100.99"), 0)
     assert conditions.condition_true(above, View(NOW, "101"), 0)
+    assert not conditions.condition_true(above, View(NOW, "101", prints=1), 0)
+    assert not conditions.condition_true(above, View(NOW, "101"), 0, since=1.0)
     assert conditions.condition_true(below, View(NOW, "99"), 0)
     unknown = Condition(PRICE, is_more=True, value="1", con_id=1)
     assert not conditions.condition_true(unknown, View(NOW), 0)
