@@ -42,10 +42,14 @@ class TradingCore:
     runner: StrategyRunner
 
     @classmethod
-    def build(cls, settings) -> TradingCore:
+    def build(cls, settings, now=None) -> TradingCore:
+        """``now`` (a callable giving an aware datetime) is the OMS's clock: the wall clock by
+        default; tests and ``--sim`` may pass the simulator's (entries are refused outside
+        regular hours by that clock, docs/oca.md)."""
         connector = IBKRConnector.from_settings(settings.broker)
         journal = Journal(settings.journal.path)
-        manager = OrderManager(connector, journal, settings)
+        manager = (OrderManager(connector, journal, settings) if now is None
+                   else OrderManager(connector, journal, settings, now=now))
         wire(connector, manager)
         strategy = Seismograph(SeismographParams.from_settings(settings.strategy))
         runner = StrategyRunner.from_settings(strategy, connector.market, manager, settings)
@@ -59,6 +63,7 @@ class TradingCore:
         return await self.manager.reconcile()
 
     async def stop(self) -> None:
+        self.manager.close()
         await self.runner.close()
         await self.connector.disconnect()
         self.journal.close()

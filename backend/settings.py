@@ -160,7 +160,27 @@ class ExitSettings(_Section):
     trail_activation_pct: float = Field(default=3.0, gt=0, lt=100)
     oca_type: Literal[1, 2, 3] = 2
     tif: Literal["DAY", "GTC"] = "GTC"
-    outside_rth: bool = True
+    # False: IB resets outsideRth on MKT orders (ib_insync #141) and ignored it on a pre-market
+    # STP (warning 2109, docs/ib-orders R8); docs/oca.md says what protection exists overnight.
+    outside_rth: bool = False
+
+
+class EntrySettings(_Section):
+    """How a signal's entry is sent (docs/oca.md: the chain IB accepts)."""
+
+    type: Literal["limit", "market"] = "limit"
+    max_slippage_pct: float = Field(default=0.5, ge=0, lt=100)
+    timeout_s: PositiveFloat = 30.0
+    allow_outside_rth: bool = False
+
+    @field_validator("allow_outside_rth")
+    @classmethod
+    def _only_limit_entries_outside_rth(cls, value: bool, info: ValidationInfo) -> bool:
+        # A field validator (not a model one) so the error names entry.allow_outside_rth.
+        if value and info.data.get("type") == "market":
+            raise ValueError("needs type = \"limit\": IB resets outsideRth on market orders, "
+                             "which wait for the open (ib_insync #141)")
+        return value
 
 
 class RiskSettings(_Section):
@@ -222,6 +242,7 @@ class Settings(BaseSettings):
     broker: BrokerSettings = BrokerSettings()
     sim: SimSettings = SimSettings()
     journal: JournalSettings = JournalSettings()
+    entry: EntrySettings = EntrySettings()
     exits: ExitSettings = ExitSettings()
     risk: RiskSettings = RiskSettings()
     strategy: StrategySettings = StrategySettings()

@@ -44,6 +44,17 @@ class Side(enum.Enum):
     SELL = "SELL"
 
 
+class EntryType(enum.Enum):
+    """How a signal's entry is sent (``[entry] type``, docs/oca.md).
+
+    LIMIT: a marketable LMT BUY with all three exits attached in one transmit chain.
+    MARKET: a MKT BUY with the stop and time stop attached; the trail follows the fill.
+    """
+
+    LIMIT = "limit"
+    MARKET = "market"
+
+
 class LegRole(enum.Enum):
     """What an order is for inside a Sigma9 trade."""
 

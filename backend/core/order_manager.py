@@ -5,14 +5,16 @@ events come back through the ``on_*`` handlers, which the composition root
 wires to the connector's Qt signals. The manager never imports ib_insync or
 Qt, so it is the same object in the terminal, headless mode and tests.
 
-Safety rules it enforces:
+Safety rules it enforces (docs/oca.md):
 - one Signal id -> at most one entry, across reconnects and restarts (journal
   first, then the broker's orderRefs, are consulted before anything is sent);
-- the entry and its three exits go in one transmit chain (``place_chain``);
+- no entry outside regular hours unless ``[entry] allow_outside_rth``;
+- the entry and its exits go in one transmit chain (``place_chain``); with a
+  market entry the trail follows the fill into the same OCA group;
+- an entry not filled within ``[entry] timeout_s`` is cancelled;
 - a position the broker reports without live exits is re-protected at once;
-- a rejected leg never leaves a half-protected trade: before the entry fills
-  the entry is cancelled (its children go with it); after it filled, the
-  configured rule applies ("flatten" or "reprotect", docs/oca.md).
+- an exit leg is never cancelled alone: IB cancels its whole OCA group (R4),
+  so ``cancel`` refuses unless the group is confirmed (``cancels.py``).
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from backend.core import ledger, sizing
+from backend.core.cancels import CancelImpact, CloseRefused, ExitLegCancelRefused
 from backend.core.exit_plan import (
+    EntryParams,
     ExitParams,
     base_signal_id,
-    build_entry,
-    build_exit_group,
+    build_entry_chain,
 )
 from backend.core.journal import Journal
+from backend.core.leg_activity import LegActivity
+from backend.core.market_hours import session_at
 from backend.core.models import (
     ContractInfo,
     FillRecord,
@@ -39,13 +44,20 @@ from backend.core.models import (
     OrderIntent,
     OrderRecord,
     OrderStatus,
+    OrderType,
     Position,
 )
 from backend.core.protection import EXIT_ROLES, ProtectionMixin
 from backend.core.state_machine import InvalidTransition, transition
+from backend.core.tasks import StateWaiter, TaskSupervisor
+from backend.core.trader_desk import TraderDesk
 from backend.strategies.signal import MalformedSignal, Signal, parse_signal
 
 log = logging.getLogger("sigma9.oms")
+__all__ = ["BrokerPort", "CancelImpact", "CloseRefused", "ExitLegCancelRefused", "OrderManager",
+           "SignalRefused"]
+JOURNALLED_EVENTS = frozenset({"refused", "alert", "reprotected", "flattened", "slippage",
+                               "leg_rejected", "trail_sent", "entry_timeout"})
 
 
 class SignalRefused(Exception):
@@ -80,6 +92,7 @@ class OrderManager(ProtectionMixin):
         self.journal = journal
         self.settings = settings
         self.exit_params = ExitParams.from_settings(settings.exits)
+        self.entry_params = EntryParams.from_settings(settings.entry)
         self.now = now
         self.orders: dict[str, OrderRecord] = {o.order_id: o for o in journal.orders()}
         self.fills: dict[str, FillRecord] = {f.exec_id: f for f in journal.fills()}
@@ -89,14 +102,32 @@ class OrderManager(ProtectionMixin):
         self.listeners: list[Listener] = []
         self.signals: dict[str, Signal] = _accepted_signals(journal)
         """Signals that produced entries, this session's and the journal's: their reference
-        price and ATR price re-protection after a restart."""
-        self.pending_tasks: set = set()
+        price and ATR price re-protection and the market entry's trail after a restart."""
+        self.leg_plans: dict[str, dict[str, Any]] = _leg_plans(journal)
+        """What was sent per order id beyond OrderRecord: outsideRth, the activation level,
+        goodAfterTime (journalled as ``legs_sent``); read by ``leg_activity``."""
+        self.activated_trails: set[str] = set()
+        self.tasks = TaskSupervisor(self._task_failed)
+        self.waiter = StateWaiter()
         self.failed_legs: set[str] = set()
         self.rescued_signals: set[str] = set()
+        self.trail_requested: set[str] = set()
+        """Signals whose market-entry trail is being sent or was sent (never twice)."""
+        self.entry_timeouts: set[str] = set()
+        """Entries whose timeout is armed (one per entry, across reconnects)."""
+        self.desk = TraderDesk(self)
+
+    @property
+    def pending_tasks(self) -> set:
+        return self.tasks.tasks
+
+    def close(self) -> None:
+        """Stop the background tasks (entry timeouts, pending sends): the core is stopping."""
+        self.tasks.cancel_all()
 
     # -- events out -------------------------------------------------------------
     def publish(self, kind: str, **payload: Any) -> None:
-        if kind in ("refused", "alert", "reprotected", "flattened", "slippage", "leg_rejected"):
+        if kind in JOURNALLED_EVENTS:
             self.journal.record_event(kind, payload)
         for listener in list(self.listeners):
             try:
@@ -115,9 +146,15 @@ class OrderManager(ProtectionMixin):
         self.publish("refused", signal_id=signal_id, symbol=symbol, reason=reason, code=code)
         return SignalRefused(reason, code)
 
+    def _task_failed(self, name: str, exc: BaseException) -> None:
+        self.publish("alert", message=f"{name} failed: {exc}")
+
+    def _spawn(self, coro, name: str = "protection task") -> None:
+        self.tasks.spawn(coro, name)
+
     # -- commands ---------------------------------------------------------------
     async def execute_entry(self, signal: Signal | dict) -> str:
-        """Send a market entry with its OCA exit group attached; returns the entry order id.
+        """Send the entry ``[entry] type`` asks for with its exits; returns the entry order id.
 
         ``signal`` may also be a Signal's plain data (a mapping): it is validated first and
         refused with a sentence naming the bad field (non-positive price, NaN ATR, ...).
@@ -131,6 +168,10 @@ class OrderManager(ProtectionMixin):
             where = f"entry order {existing.order_id}" if existing else "an entry"
             raise self.refuse(signal, f"signal {signal.id} already produced {where}",
                               "duplicate")
+        outside = sizing.session_refusal(signal.symbol, session_at(self.now()),
+                                         self.entry_params.allow_outside_rth)
+        if outside is not None:
+            raise self.refuse(signal, outside.reason, outside.code)
         if not self.broker.is_connected():
             raise self.refuse(signal, "not connected to the broker", "disconnected")
         try:
@@ -148,64 +189,57 @@ class OrderManager(ProtectionMixin):
             max_open_positions=self.settings.risk.max_open_positions, quantity=quantity)
         if refusal is not None:
             raise self.refuse(signal, refusal.reason, refusal.code)
-        entry = build_entry(signal.symbol, quantity, signal.id)
-        legs = build_exit_group(signal.symbol, quantity, signal.reference_price, signal.atr,
-                                info.min_tick, self.exit_params, self.now(), signal.id)
+        chain = build_entry_chain(signal.symbol, quantity, signal.reference_price, signal.atr,
+                                  info.min_tick, self.exit_params, self.entry_params,
+                                  self.now(), signal.id)
         self.journal.record_signal(signal, "accepted")
         self.signals[signal.id] = signal
         try:
-            ids = await self.broker.place_chain(entry, legs)
+            ids = await self.broker.place_chain(chain.entry, list(chain.legs))
         except Exception as exc:
             self.journal.record_signal(signal, "failed", str(exc))
             raise self.refuse(signal, f"the broker did not take the order: {exc}",
                               "send_failed") from None
-        self._remember_sent([entry, *legs], ids, signal.id)
+        self._remember_sent([chain.entry, *chain.legs], ids, signal.id)
+        self._spawn(self._entry_timeout(ids[0]), f"entry timeout of {signal.symbol}")
         log.info("signal %s: entry %s with exits %s", signal.id, ids[0], ids[1:])
         return ids[0]
 
-    async def execute_oca_exit(self, order_id: str, entry_price: Decimal,
-                               atr: Decimal | None = None, quantity: int | None = None,
-                               group_suffix: str = "") -> list[str]:
-        """Protect the position that entry ``order_id`` opened, with legs live at once."""
-        entry = self.orders.get(order_id)
-        if entry is None:
-            raise KeyError(f"order {order_id} is unknown")
-        signal = self.signals.get(entry.signal_id)
-        atr = atr or (signal.atr if signal else None) or self._fallback_atr(entry_price)
-        qty = quantity if quantity is not None else self.position_quantity(entry.symbol)
-        if qty <= 0:
-            raise ValueError(f"no open position in {entry.symbol} to protect")
-        info = await self.broker.contract_info(entry.symbol)
-        signal_id = (entry.signal_id or f"manual-{order_id}") + group_suffix
-        entry_fills = [f.time for f in self.fills.values() if f.order_id == entry.order_id]
-        entry_time = min(entry_fills) if entry_fills else self.now()
-        legs = build_exit_group(entry.symbol, qty, Decimal(entry_price), atr, info.min_tick,
-                                self.exit_params, entry_time, signal_id,
-                                attach_to_parent=False)
-        ids = await self.broker.place_chain(None, legs)
-        self._remember_sent(legs, ids, signal_id)
-        return ids
-
-    def _fallback_atr(self, price: Decimal) -> Decimal:
-        """No ATR known (manual entry): trail by the safety-stop distance, documented."""
-        return Decimal(price) * self.exit_params.safety_stop_pct / 100
-
     def _remember_sent(self, intents: list[OrderIntent], ids: list[str], signal_id: str) -> None:
+        plans = []
         for intent, order_id in zip(intents, ids, strict=True):
             known = self.orders.get(order_id)
             record = known or OrderRecord(
                 order_id=order_id, symbol=intent.symbol, side=intent.side,
                 order_type=intent.order_type, quantity=intent.quantity, role=intent.role,
                 signal_id=signal_id, oca_group=intent.oca_group,
-                stop_price=intent.stop_price, trail_amount=intent.trail_amount,
+                limit_price=intent.limit_price,
+                stop_price=intent.stop_price if intent.stop_price is not None
+                else intent.trail_stop_price, trail_amount=intent.trail_amount,
                 updated_at=self.now())
             self._store(record, None)
+            plan = {"order_id": order_id, "outside_rth": intent.outside_rth,
+                    "activation": str(intent.conditions[0].price) if intent.conditions else None,
+                    "good_after_time": intent.good_after_time}
+            self.leg_plans[order_id] = plan
+            plans.append(plan)
+        self.journal.record_event("legs_sent", {"signal_id": signal_id, "legs": plans})
 
-    def cancel(self, order_id: str) -> None:
-        self.broker.cancel_order(order_id)
+    # -- cancelling and closing (TraderDesk: what IB really does, said first) -------
+    def cancel_impact(self, order_id: str) -> CancelImpact:
+        """What cancelling ``order_id`` does at IB, as a sentence and the orders it ends."""
+        return self.desk.cancel_impact(order_id)
+
+    def cancel(self, order_id: str, confirm_group: bool = False) -> list[str]:
+        """Cancel an order; an exit leg only with ``confirm_group`` (its whole group goes)."""
+        return self.desk.cancel(order_id, confirm_group)
 
     def cancel_all(self) -> None:
         self.broker.cancel_all_orders()
+
+    async def close_position(self, symbol: str) -> str:
+        """Cancel the position's exit group, then sell what is held at market; the sell's id."""
+        return await self.desk.close_position(symbol)
 
     # -- queries ----------------------------------------------------------------
     def track_order(self, order_id: str) -> OrderStatus:
@@ -223,6 +257,17 @@ class OrderManager(ProtectionMixin):
     def legs_of(self, signal_id: str) -> list[OrderRecord]:
         return [r for r in self.orders.values()
                 if base_signal_id(r.signal_id) == signal_id and r.role in EXIT_ROLES]
+
+    def leg_activity(self, symbol: str) -> list[LegActivity]:
+        """Per live exit leg of ``symbol``: can it act now, in one sentence (leg_activity)."""
+        return self.desk.leg_activity(symbol)
+
+    def _note_activation(self, symbol: str, last: Decimal) -> None:
+        """Remember trails whose activation level traded: IB does not re-hold them."""
+        for record in self.live_exits(symbol):
+            level = self.leg_plans.get(record.order_id, {}).get("activation")
+            if record.order_type is OrderType.TRAIL and level and last >= Decimal(level):
+                self.activated_trails.add(record.order_id)
 
     def books(self) -> dict[str, ledger.Book]:
         """Positions from fills, rebuilt only after a fill (or its commission) arrives."""
@@ -270,6 +315,7 @@ class OrderManager(ProtectionMixin):
             self._leg_failed(record, record.message or "order inactive at the broker")
         if record.role is LegRole.ENTRY and record.filled > 0:
             self._check_entry_legs(record)
+            self._request_trail(record)
 
     def on_order_error(self, order_id: str, message: str) -> None:
         known = self.orders.get(order_id)
@@ -308,6 +354,7 @@ class OrderManager(ProtectionMixin):
     def on_tick(self, quote) -> None:
         if quote.last is not None:
             self.marks[quote.symbol] = quote.last
+            self._note_activation(quote.symbol, quote.last)
 
     def _store(self, record: OrderRecord, known: OrderRecord | None) -> None:
         if known is not None and known.status is not record.status:
@@ -322,6 +369,7 @@ class OrderManager(ProtectionMixin):
                                               known.status if known else None, record.status,
                                               record.broker_status, record.message)
         self.publish("order", order=record.to_dict())
+        self.waiter.notify()
 
 
 def _merge_identity(record: OrderRecord, known: OrderRecord) -> OrderRecord:
@@ -337,3 +385,8 @@ def _accepted_signals(journal: Journal) -> dict[str, Signal]:
                 reference_price=row["reference_price"], atr=row["atr"],
                 timestamp=row["timestamp"], reason=row["reason"], score=row["score"])
     return signals
+
+
+def _leg_plans(journal: Journal) -> dict[str, dict[str, Any]]:
+    return {leg["order_id"]: leg for event in journal.events("legs_sent")
+            for leg in event["payload"]["legs"]}

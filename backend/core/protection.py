@@ -2,6 +2,11 @@
 
 Split from ``order_manager`` because it is the part that must be right when
 things go wrong, and reads best on its own. Mixed into ``OrderManager``.
+
+Every cancel here ends a whole OCA group on purpose: a client cancel of one
+member cancels all of them at IB (R4), so the OMS never cancels one leg and
+expects its siblings to stay. ``_cancel_quietly`` is therefore always handed
+every live member of the group (or the entry, whose children go with it).
 """
 
 from __future__ import annotations
@@ -12,15 +17,23 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from backend.core.exit_plan import REPROTECT_SEPARATOR, base_signal_id, order_ref
+from backend.core import market_trail
+from backend.core.cancels import EXIT_ROLES
+from backend.core.exit_plan import (
+    REPROTECT_SEPARATOR,
+    base_signal_id,
+    build_exit_group,
+    build_trail_after_fill,
+    order_ref,
+)
 from backend.core.models import LegRole, OrderRecord, OrderStatus, OrderType, Side
 
 if TYPE_CHECKING:
     from backend.core.order_manager import OrderManager
 
 log = logging.getLogger("sigma9.oms")
-EXIT_ROLES = frozenset({LegRole.SAFETY_STOP, LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER})
 PROTECTIVE_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAIL})
+__all__ = ["EXIT_ROLES", "PROTECTIVE_TYPES", "ProtectionMixin"]
 
 
 class ProtectionMixin:
@@ -39,6 +52,10 @@ class ProtectionMixin:
     def is_protected(self: OrderManager, symbol: str) -> bool:
         return any(r.order_type in PROTECTIVE_TYPES for r in self.live_exits(symbol))
 
+    def _live_trade_exits(self: OrderManager, signal_id: str) -> list[OrderRecord]:
+        """Every live exit of a trade, re-protection groups included: whole groups."""
+        return [r for r in self.legs_of(signal_id) if not r.status.is_final]
+
     # -- a leg failed -------------------------------------------------------------------
     def _leg_failed(self: OrderManager, record: OrderRecord, message: str) -> None:
         """Apply the documented rule so nothing stays half-sent (docs/oca.md)."""
@@ -48,8 +65,7 @@ class ProtectionMixin:
         self.publish("leg_rejected", order_id=record.order_id, role=record.role.value,
                      symbol=record.symbol, reason=message)
         if record.role is LegRole.ENTRY:
-            self._cancel_quietly([r for r in self.legs_of(record.signal_id)
-                                  if not r.status.is_final])
+            self._cancel_quietly(self._live_trade_exits(record.signal_id))
             return
         if record.role not in EXIT_ROLES:
             return
@@ -58,22 +74,23 @@ class ProtectionMixin:
             # Cancelling the parent cancels every attached child at the broker.
             self._cancel_quietly([entry])
             return
-        self._spawn(self._after_fill_failure(record))
+        self._spawn(self._after_fill_failure(record), f"rule after {record.role.value} failed")
 
     def _check_entry_legs(self: OrderManager, entry: OrderRecord) -> None:
         """An entry filled although one of its legs failed (the cancel lost the race)."""
         failed = [r for r in self.legs_of(entry.signal_id) if r.order_id in self.failed_legs]
         if failed:
-            self._spawn(self._after_fill_failure(failed[0]))
+            self._spawn(self._after_fill_failure(failed[0]), "rule after a failed leg")
 
     async def _after_fill_failure(self: OrderManager, record: OrderRecord) -> None:
         signal_id = base_signal_id(record.signal_id)
         if signal_id in self.rescued_signals:
             return
         self.rescued_signals.add(signal_id)
-        siblings = [r for r in self.legs_of(signal_id)
-                    if r.order_id != record.order_id and not r.status.is_final]
-        self._cancel_quietly(siblings)
+        # IB leaves the siblings of a rejected member working (R4: a system cancel or
+        # rejection does not cancel the group); the rule replaces the whole group.
+        self._cancel_quietly([r for r in self._live_trade_exits(signal_id)
+                              if r.order_id != record.order_id])
         entry = self.entry_of(signal_id)
         # The position report may lag the entry's fill: the entry's own fills count too.
         qty = max(self.position_quantity(record.symbol), entry.filled if entry else 0)
@@ -81,12 +98,9 @@ class ProtectionMixin:
             return
         rule = self.settings.risk.on_leg_rejected_after_fill
         if rule == "reprotect" and entry is not None:
-            groups = {r.signal_id for r in self.orders.values()
-                      if base_signal_id(r.signal_id) == signal_id and r.signal_id != signal_id}
             ids = await self.execute_oca_exit(entry.order_id, self._reference_for(entry),
                                               quantity=qty,
-                                              group_suffix=f"{REPROTECT_SEPARATOR}r"
-                                                           f"{len(groups) + 1}")
+                                              group_suffix=self._fresh_suffix(signal_id))
             self.publish("reprotected", symbol=record.symbol, order_ids=ids, reason=str(
                 record.message))
             return
@@ -95,6 +109,12 @@ class ProtectionMixin:
         self.publish("flattened", symbol=record.symbol, quantity=qty, order_id=order_id,
                      reason=f"exit leg {record.order_id} failed: {record.message}")
 
+    def _fresh_suffix(self: OrderManager, signal_id: str) -> str:
+        """A group name never used before (OCA names are single-use, R4)."""
+        groups = {r.signal_id for r in self.orders.values()
+                  if base_signal_id(r.signal_id) == signal_id and r.signal_id != signal_id}
+        return f"{REPROTECT_SEPARATOR}r{len(groups) + 1}"
+
     def _reference_for(self: OrderManager, entry: OrderRecord) -> Decimal:
         signal = self.signals.get(entry.signal_id)
         if signal is not None:
@@ -102,29 +122,116 @@ class ProtectionMixin:
         return entry.avg_fill_price or self.marks.get(entry.symbol) or Decimal(0)
 
     def _cancel_quietly(self: OrderManager, records: list[OrderRecord]) -> None:
+        """Send a cancel for each record: callers pass whole groups (module doc)."""
         for record in records:
             try:
                 self.broker.cancel_order(record.order_id)
             except Exception as exc:
                 log.warning("could not cancel %s: %s", record.order_id, exc)
 
-    def _spawn(self: OrderManager, coro) -> None:
-        task = asyncio.get_event_loop().create_task(coro)
+    # -- the entry's own life: timeout, and the market entry's trail ------------------------
+    async def _entry_timeout(self: OrderManager, entry_id: str) -> None:
+        """Cancel an entry still working after ``[entry] timeout_s``; unfilled children go
+        with it at the broker, a partial fill keeps its exits for the shares bought."""
+        self.entry_timeouts.add(entry_id)
+        await asyncio.sleep(self.entry_params.timeout.total_seconds())
+        entry = self.orders.get(entry_id)
+        if entry is None or entry.status.is_final:
+            return
+        log.warning("entry %s for %s not filled within %ss: cancelling", entry_id,
+                    entry.symbol, self.entry_params.timeout.total_seconds())
+        self.publish("entry_timeout", signal_id=entry.signal_id, order_id=entry_id,
+                     symbol=entry.symbol, filled=entry.filled)
+        self._cancel_quietly([entry])
 
-        def done(t: asyncio.Task) -> None:
-            if not t.cancelled() and t.exception() is not None:
-                log.error("protection task failed: %s", t.exception())
-                self.publish("alert", message=f"protection task failed: {t.exception()}")
+    def _request_trail(self: OrderManager, entry: OrderRecord,
+                       position: int | None = None) -> bool:
+        """Start sending a finished market entry's trail, once; True if it was started."""
+        if entry.signal_id in self.trail_requested:
+            return False
+        if not market_trail.needs_trail(entry, self.legs_of(entry.signal_id)):
+            return False
+        self.trail_requested.add(entry.signal_id)
+        self._spawn(self._send_trail(entry.order_id, position), f"trail of {entry.symbol}")
+        return True
 
-        task.add_done_callback(done)
-        self.pending_tasks.add(task)
-        task.add_done_callback(self.pending_tasks.discard)
+    async def _send_trail(self: OrderManager, entry_id: str, position: int | None) -> None:
+        entry = self.orders[entry_id]
+        try:
+            exits_filled = sum(r.filled for r in self.legs_of(entry.signal_id))
+            qty = market_trail.trail_quantity(entry.filled, exits_filled, position)
+            if qty <= 0:
+                return
+            signal = self.signals.get(entry.signal_id)
+            avg = self._average_fill(entry) or self._reference_for(entry)
+            atr = signal.atr if signal else self._fallback_atr(avg)
+            info = await self.broker.contract_info(entry.symbol)
+            trail = build_trail_after_fill(entry.symbol, qty, avg, atr, info.min_tick,
+                                           self.exit_params, entry.signal_id)
+            ids = await self.broker.place_chain(None, [trail])
+        except Exception as exc:
+            self.trail_requested.discard(entry.signal_id)
+            message = (f"{entry.symbol}: the trail was not sent ({exc}); the stop still "
+                       "protects the position and reconciliation retries on reconnect")
+            log.error(message)
+            self.publish("alert", message=message, symbol=entry.symbol)
+            return
+        self._remember_sent([trail], ids, entry.signal_id)
+        self.publish("trail_sent", signal_id=entry.signal_id, symbol=entry.symbol,
+                     order_id=ids[0], quantity=qty, avg_fill=str(avg))
+
+    def _average_fill(self: OrderManager, entry: OrderRecord) -> Decimal | None:
+        fills = [f for f in self.fills.values() if f.order_id == entry.order_id]
+        shares = sum(f.quantity for f in fills)
+        if shares:
+            return sum((f.price * f.quantity for f in fills), Decimal(0)) / shares
+        return entry.avg_fill_price
+
+    def _latest_entry(self: OrderManager, symbol: str) -> OrderRecord | None:
+        entries = [r for r in self.orders.values()
+                   if r.symbol == symbol and r.role is LegRole.ENTRY and r.filled]
+        return max(entries, key=lambda r: int(r.order_id) if r.order_id.isdigit() else -1,
+                   default=None)
+
+    # -- protecting an existing position ---------------------------------------------------
+    async def execute_oca_exit(self: OrderManager, order_id: str, entry_price: Decimal,
+                               atr: Decimal | None = None, quantity: int | None = None,
+                               group_suffix: str = "") -> list[str]:
+        """Protect the position that entry ``order_id`` opened, with legs live at once.
+
+        ``group_suffix`` gives the group a fresh name: an OCA group name once used cannot be
+        used again (R4), so a re-protection never reuses ``S9-<id>``.
+        """
+        entry = self.orders.get(order_id)
+        if entry is None:
+            raise KeyError(f"order {order_id} is unknown")
+        signal = self.signals.get(entry.signal_id)
+        atr = atr or (signal.atr if signal else None) or self._fallback_atr(entry_price)
+        qty = quantity if quantity is not None else self.position_quantity(entry.symbol)
+        if qty <= 0:
+            raise ValueError(f"no open position in {entry.symbol} to protect")
+        info = await self.broker.contract_info(entry.symbol)
+        signal_id = (entry.signal_id or f"manual-{order_id}") + group_suffix
+        entry_fills = [f.time for f in self.fills.values() if f.order_id == entry.order_id]
+        entry_time = min(entry_fills) if entry_fills else self.now()
+        legs = build_exit_group(entry.symbol, qty, Decimal(entry_price), atr, info.min_tick,
+                                self.exit_params, entry_time, signal_id,
+                                attach_to_parent=False)
+        ids = await self.broker.place_chain(None, legs)
+        self._remember_sent(legs, ids, signal_id)
+        return ids
+
+    def _fallback_atr(self: OrderManager, price: Decimal) -> Decimal:
+        """No ATR known (manual entry): trail by the safety-stop distance, documented."""
+        return Decimal(price) * self.exit_params.safety_stop_pct / 100
 
     # -- start-up and reconnect ------------------------------------------------------------
     async def reconcile(self: OrderManager) -> list[str]:
-        """Rebuild from the journal plus the broker; re-protect naked positions.
+        """Rebuild from the journal plus the broker; repair what a crash left undone.
 
-        Returns the symbols that were re-protected.
+        A finished market entry whose trail was never sent gets it now, in its own group
+        (the crash between the fill and the last leg). A naked position is re-protected with
+        a fresh group name. Returns the symbols that were re-protected.
         """
         for record in self.broker.get_all_orders():
             if record.order_id == "0" and record.signal_id:
@@ -145,6 +252,14 @@ class ProtectionMixin:
             if fill.exec_id not in self.fills:
                 self.on_fill(fill)
         self.on_positions(self.broker.get_positions())
+        for entry in list(self.orders.values()):
+            if entry.role is LegRole.ENTRY and entry.symbol in self.broker_positions:
+                if self._request_trail(entry, self.position_quantity(entry.symbol)):
+                    log.warning("%s: entry %s filled without its trail; sending it now",
+                                entry.symbol, entry.order_id)
+            elif (entry.role is LegRole.ENTRY and not entry.status.is_final
+                  and entry.order_id.isdigit() and entry.order_id not in self.entry_timeouts):
+                self._spawn(self._entry_timeout(entry.order_id), "entry timeout")
         reprotected = []
         for position in self.broker_positions.values():
             if position.quantity > 0 and not self.is_protected(position.symbol):
@@ -153,9 +268,7 @@ class ProtectionMixin:
         return reprotected
 
     async def _reprotect(self: OrderManager, symbol: str, qty: int, avg_cost: Decimal) -> None:
-        entry = next((r for r in sorted(self.orders.values(), key=lambda r: r.order_id,
-                                        reverse=True)
-                      if r.symbol == symbol and r.role is LegRole.ENTRY and r.filled), None)
+        entry = self._latest_entry(symbol)
         if entry is None:
             entry = OrderRecord(order_id=f"pos-{symbol}", symbol=symbol, side=Side.BUY,
                                 order_type=OrderType.MARKET, quantity=qty,
@@ -163,6 +276,9 @@ class ProtectionMixin:
                                 avg_fill_price=avg_cost, signal_id=f"pos-{symbol}",
                                 updated_at=self.now())
             self.orders[entry.order_id] = entry
+        # Whatever is left of an old group (a time stop alone) goes as a whole first, so two
+        # groups never sell the same shares.
+        self._cancel_quietly(self.live_exits(symbol))
         reference = self._reference_for(entry) or avg_cost
         suffix = f"{REPROTECT_SEPARATOR}r{int(self.now().timestamp())}"
         ids = await self.execute_oca_exit(entry.order_id, reference, quantity=qty,
@@ -174,7 +290,7 @@ class ProtectionMixin:
 
     # -- flatten ---------------------------------------------------------------------------
     async def flatten_all(self: OrderManager) -> list[str]:
-        """Cancel every order, then close every position at market."""
+        """Cancel every order (reqGlobalCancel: every group whole), then close at market."""
         self.broker.cancel_all_orders()
         ids = []
         for position in list(self.broker_positions.values()):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Protocol
 
+from backend.core.market_hours import Session
+
 HUNDRED = Decimal(100)
 
 
@@ -146,3 +148,28 @@ def check_entry(*, symbol: str, known_symbols: Collection[str], connected: bool,
         live_trading_enabled=live_trading_enabled, open_symbols=_upper(open_symbols),
         pending_symbols=_upper(pending_symbols), open_count=open_count,
         max_open_positions=max_open_positions, quantity=quantity))
+
+
+SESSION_WORDS: dict[Session, str] = {
+    Session.PRE_MARKET: "the pre-market",
+    Session.AFTER_HOURS: "after hours",
+    Session.CLOSED: "outside trading hours",
+}
+
+
+def session_refusal(symbol: str, session: Session, allow_outside_rth: bool) -> Refusal | None:
+    """None if an entry may be sent in ``session``, else the Refusal naming it and the setting.
+
+    Regular hours always pass. The pre-market and after hours pass only with
+    ``[entry] allow_outside_rth``; a closed market never does (IB would hold the order until
+    the open with warning 399, and the signal would be stale by then).
+    """
+    if session.is_regular or (session.is_extended and allow_outside_rth):
+        return None
+    symbol = symbol.strip().upper()
+    if session is Session.CLOSED:
+        return Refusal(f"It is {SESSION_WORDS[session]} (US/Eastern), so the {symbol} entry "
+                       "was not sent.", "outside_rth")
+    return Refusal(f"It is {SESSION_WORDS[session]} (US/Eastern) and [entry] "
+                   f"allow_outside_rth is false, so the {symbol} entry was not sent.",
+                   "outside_rth")

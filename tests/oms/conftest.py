@@ -7,7 +7,8 @@ simulator's own order book, positions and executions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,13 +24,27 @@ from tests.sim.conftest import quiet_config
 REFERENCE = Decimal("100.00")
 ATR = Decimal("1.00")
 # With the default exits: stop 98.00, activation 103.00, trail amount 1.50 (initial 101.50).
+# The default limit entry: 100.00 x 1.005 = 100.50 (a tick grid of 0.01, rounded up).
+REGULAR_HOURS = datetime(2026, 12, 2, 15, 0, tzinfo=timezone.utc)
+"""A Wednesday, 10:00 US/Eastern: the simulator's clock (and so the OMS's) starts here, so
+entries are inside regular hours whenever the suite runs (docs/oca.md)."""
 
 
 @pytest.fixture
 def sim() -> Iterator[SimThread]:
     with SimThread(quiet_config()) as thread:
+        thread.set_time(REGULAR_HOURS)
         thread.set_price("AAPL", "100.00")
         yield thread
+
+
+def sim_clock(sim: SimThread) -> Callable[[], datetime]:
+    """The OMS's ``now`` read from the simulator: goodAfterTime and sessions agree with it."""
+    return lambda: datetime.fromtimestamp(sim.now(), timezone.utc)
+
+
+def build_core(sim: SimThread, settings) -> TradingCore:
+    return TradingCore.build(settings, now=sim_clock(sim))
 
 
 def make_settings(sim: SimThread, journal: Path, **sections):
@@ -43,7 +58,7 @@ def make_settings(sim: SimThread, journal: Path, **sections):
 
 @pytest_asyncio.fixture
 async def core(sim, tmp_path) -> AsyncIterator[TradingCore]:
-    trading = TradingCore.build(make_settings(sim, tmp_path / "journal.sqlite3"))
+    trading = build_core(sim, make_settings(sim, tmp_path / "journal.sqlite3"))
     await trading.start()
     yield trading
     await trading.stop()

@@ -100,7 +100,7 @@ async def test_rejected_leg_after_entry_fill_flattens(core, sim):
 async def test_rejected_leg_with_reprotect_rule_resends_protection(sim, tmp_path):
     settings = make_settings(sim, tmp_path / "j.sqlite3",
                              risk={"on_leg_rejected_after_fill": "reprotect"})
-    trading = TradingCore.build(settings)
+    trading = build_core(sim, settings)
     await trading.start()
     try:
         sim.reject_next_order(201, "Order rejected - reason:no stop today",
@@ -150,14 +150,14 @@ async def test_dropped_connection_reconnects_without_duplicates(core, sim):
 
 async def test_restart_recovers_from_the_journal(sim, tmp_path):
     journal = tmp_path / "j.sqlite3"
-    first = TradingCore.build(make_settings(sim, journal))
+    first = build_core(sim, make_settings(sim, journal))
     await first.start()
     sig = signal()
     entry_id = await first.manager.execute_entry(sig)
     await eventually(lambda: len(live(broker_orders(sim))) == 3, what="legs live")
     await first.stop()
 
-    second = TradingCore.build(make_settings(sim, journal))
+    second = build_core(sim, make_settings(sim, journal))
     try:
         reprotected = await second.start()
         assert reprotected == [], "the legs are still live at the broker"
@@ -176,12 +176,12 @@ async def test_restart_recovers_from_the_journal(sim, tmp_path):
 
 
 async def test_restart_reprotects_a_naked_position(sim, tmp_path):
-    first = TradingCore.build(make_settings(sim, tmp_path / "j.sqlite3"))
+    first = build_core(sim, make_settings(sim, tmp_path / "j.sqlite3"))
     await first.start()
     await first.connector.place_market_order("AAPL", 50, "BUY")  # a manual entry
     await eventually(lambda: sim.positions().get("AAPL", {}).get("qty") == 50, what="fill")
     await first.stop()
-    second = TradingCore.build(make_settings(sim, tmp_path / "j.sqlite3"))
+    second = build_core(sim, make_settings(sim, tmp_path / "j.sqlite3"))
     try:
         assert await second.start() == ["AAPL"]
         legs = live(broker_orders(sim))

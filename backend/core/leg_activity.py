@@ -1,0 +1,131 @@
+"""Can this exit leg act right now? One short sentence per leg, for the positions view.
+
+Why: an exit that exists at IB is not always an exit that can fire. Outside regular hours
+IB holds market orders until the open (it resets ``outsideRth`` on MKT, ib_insync #141;
+orders get warning 399 "will not be placed at the exchange until ... 09:30"), and a GTC
+SELL STP with ``outsideRth=True`` got warning 2109 "Outside Regular Trading Hours attribute
+ignored" in the pre-market (a user's paper report; ib-orders R8). So in the pre-market the
+trader must read "stop: regular hours only", not a reassuring "stop 98.00 working".
+
+Pure: the OrderManager gathers the facts of each leg and the session (market_hours) and
+asks. :data:`ACTS_OUTSIDE_RTH` is the one place that says which order types IB lets act
+outside regular hours; rows without public evidence are marked, and ``sigma9 paper-check``
+is where they are confirmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from backend.core.cancels import LEG_NAMES
+from backend.core.market_hours import Session
+from backend.core.models import LegRole, OrderRecord, OrderType
+
+ACTS_OUTSIDE_RTH: dict[OrderType, bool] = {
+    OrderType.MARKET: False,      # IB resets outsideRth on MKT (ib_insync #141), 399
+    OrderType.STOP: False,        # 2109 "attribute ignored" on a pre-market STP (R8 report)
+    OrderType.TRAIL: False,       # no public evidence either way: paper-check must confirm
+    OrderType.LIMIT: True,        # the order type IB's outsideRth is documented for
+    OrderType.STOP_LIMIT: True,   # no public evidence: paper-check must confirm
+}
+"""Whether a leg of this type, sent with ``outsideRth=True``, can act in extended hours."""
+
+
+@dataclass(frozen=True)
+class LegFacts:
+    """What the OMS knows about one live exit leg."""
+
+    order_id: str
+    role: LegRole
+    order_type: OrderType
+    outside_rth: bool = False
+    waits_for_parent: bool = False
+    """Attached to an entry that has not filled: IB holds it (whyHeld ``child``/``trigger``)."""
+    stop_price: Decimal | None = None
+    """STP: the stop; TRAIL: the current trailing stop as IB last reported it."""
+    activation_price: Decimal | None = None
+    """TRAIL: the level that activates it; time stop: the level that cancels it."""
+    activated: bool = False
+    """TRAIL: the activation level has traded (the OMS saw it, or IB moved the stop)."""
+    good_after: datetime | None = None
+    """Time stop: the goodAfterTime before which it is asleep."""
+    due: bool = False
+    """Time stop: the goodAfterTime has passed."""
+
+
+@dataclass(frozen=True)
+class LegActivity:
+    order_id: str
+    role: LegRole
+    can_act_now: bool
+    sentence: str
+
+
+def _name(leg: LegFacts) -> str:
+    if leg.role is LegRole.MANUAL:
+        return {OrderType.STOP: "stop", OrderType.TRAIL: "trail"}.get(leg.order_type, "order")
+    return LEG_NAMES[leg.role]
+
+
+def _price(value: Decimal | None) -> str:
+    return f"{value:.2f}" if value is not None else "?"
+
+
+def describe_leg(leg: LegFacts, session: Session) -> LegActivity:
+    """The sentence for ``leg`` in ``session``; checks in the order IB would hold the leg."""
+    name = _name(leg)
+
+    def said(can_act: bool, sentence: str) -> LegActivity:
+        return LegActivity(leg.order_id, leg.role, can_act, sentence)
+
+    if leg.waits_for_parent:
+        return said(False, f"{name}: waits for the entry to fill")
+    if session is Session.CLOSED:
+        return said(False, f"{name}: market closed, acts from the regular open")
+    if session.is_extended and not (leg.outside_rth and ACTS_OUTSIDE_RTH[leg.order_type]):
+        return said(False, f"{name}: regular hours only")
+    if leg.role is LegRole.TIME_STOP:
+        if leg.due:
+            return said(True, f"{name}: due, sells at market")
+        when = leg.good_after.strftime("%H:%M:%S %Z") if leg.good_after else "its time"
+        return said(False, f"{name} at {when} unless {_price(leg.activation_price)} trades")
+    if leg.order_type is OrderType.TRAIL:
+        if leg.activation_price is not None and not leg.activated:
+            return said(False, f"{name} waits for {_price(leg.activation_price)}")
+        return said(True, f"{name} {_price(leg.stop_price)} working")
+    if leg.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+        return said(True, f"{name} {_price(leg.stop_price)} working")
+    return said(True, f"{name} working")
+
+
+def parse_ib_utc(text: str) -> datetime | None:
+    """``YYYYMMDD HH:MM:SS UTC`` (what ``exit_plan.ib_time`` sends) as an aware datetime."""
+    if not text or not text.endswith(" UTC"):
+        return None
+    try:
+        return datetime.strptime(text[:-4], "%Y%m%d %H:%M:%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def leg_facts(record: OrderRecord, plan: Mapping[str, Any], waits_for_parent: bool,
+              seen_activated: bool, now: datetime) -> LegFacts:
+    """The facts of a live leg from its record and what was sent (``legs_sent`` plan).
+
+    A trail counts as activated once the OMS saw its level trade, or once IB reports a
+    trailing stop above the initial one (activation - amount): it only moves once active.
+    """
+    activation = Decimal(plan["activation"]) if plan.get("activation") else None
+    good_after = parse_ib_utc(plan.get("good_after_time", ""))
+    moved = (record.order_type is OrderType.TRAIL and activation is not None
+             and record.stop_price is not None and record.trail_amount is not None
+             and record.stop_price > activation - record.trail_amount)
+    return LegFacts(order_id=record.order_id, role=record.role, order_type=record.order_type,
+                    outside_rth=bool(plan.get("outside_rth", False)),
+                    waits_for_parent=waits_for_parent, stop_price=record.stop_price,
+                    activation_price=activation, activated=seen_activated or moved,
+                    good_after=good_after, due=good_after is not None and now >= good_after)
