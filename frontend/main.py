@@ -7,6 +7,8 @@
 * ``sigma9 [--sim] --headless [--minutes N]`` runs the same core without a window and prints
   events and a summary (:mod:`frontend.headless`).
 * ``sigma9 --check-config`` validates the configuration and prints a one-line summary.
+* ``sigma9 paper-check [--no-fills] ...`` checks on a paper account that IB does what
+  docs/oca.md assumes (see ``sigma9 paper-check --help``).
 
 Why the GUI runs on a qasync loop: ib_insync is asyncio; with Qt's event loop driving asyncio
 (``asyncio.Runner``/``asyncio.run`` with ``loop_factory=QEventLoop``), broker I/O and the
@@ -45,6 +47,9 @@ EXIT_FAILED = 1
 EXIT_CONFIG_ERROR = 2
 EXIT_INTERRUPTED = 130
 
+PAPER_CHECK = "paper-check"
+"""``sigma9 paper-check``: proof on the trader's paper account (backend/broker/paper_check)."""
+
 MODE_SIM = "SIM"
 MODE_AUTO = "AUTO"
 """Paper or live is decided by the account after connecting (ib-orders P11)."""
@@ -75,7 +80,9 @@ def _minutes(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sigma9", description="Sigma9 trading terminal for Interactive "
-                     "Brokers (TWS or IB Gateway; paper Gateway 127.0.0.1:4002 by default).")
+                     "Brokers (TWS or IB Gateway; paper Gateway 127.0.0.1:4002 by default).",
+                     epilog=f"sigma9 {PAPER_CHECK} --help: check IB's behaviour on your "
+                            "paper account.")
     parser.add_argument("--sim", action="store_true",
                         help="start the built-in TWS API simulator as a child process on a "
                              "free local port and connect to it (it ends with the terminal)")
@@ -265,6 +272,11 @@ def _run_headless(settings: Settings, minutes: float | None, sim: SimProcess | N
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [PAPER_CHECK]:  # a subcommand with flags of its own
+        from backend.broker.paper_check.cli import main as paper_check
+
+        return paper_check(argv[1:])
     args = build_parser().parse_args(argv)
     if args.minutes is not None and not args.headless:
         print("sigma9: --minutes needs --headless (the window runs until you close it)",

@@ -1,0 +1,306 @@
+"""The assumptions a paper check confirms: one row each, as data, with a small check.
+
+Every row names the assumption as docs/oca.md states it (its row there), the evidence the
+assumption rests on today, the probe whose answers it reads (``probes.py``), and a pure
+check of those answers returning (passed, what IB did). A probe's needs decide when its rows
+cannot run: FILL rows trade 1 share (skipped by ``--no-fills``), REGULAR rows need regular
+hours (conditions and fills), OUTSIDE rows need the pre-market, after hours or a closed
+market (IB's 399 and 2109 only show there).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from backend.broker.paper_check import probes
+from backend.broker.paper_check.observe import WORKING_STATUSES, OrderSeen
+from backend.broker.paper_check.probes import Evidence
+
+UTC = timezone.utc
+
+
+class Need(enum.Enum):
+    FILL = "trades 1 share"
+    REGULAR = "regular hours only"
+    OUTSIDE = "outside regular hours only"
+
+
+class Outcome(enum.Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    CANNOT = "CANNOT-CHECK"
+    SKIPPED = "SKIPPED"
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    run: Callable
+    needs: frozenset[Need]
+
+
+PROBES: dict[str, Probe] = {p.name: p for p in (
+    Probe("limit_held", probes.limit_held, frozenset()),
+    Probe("legacy_328", probes.legacy_328, frozenset({Need.FILL})),
+    Probe("oca_pair", probes.oca_pair, frozenset()),
+    Probe("system_cancel", probes.system_cancel, frozenset({Need.REGULAR})),
+    Probe("stop_outside_rth", probes.stop_outside_rth, frozenset({Need.OUTSIDE})),
+    Probe("market_outside_rth", probes.market_outside_rth,
+          frozenset({Need.FILL, Need.OUTSIDE})),
+    Probe("limit_filled", probes.limit_filled, frozenset({Need.FILL, Need.REGULAR})),
+    Probe("market_filled", probes.market_filled, frozenset({Need.FILL, Need.REGULAR})),
+)}
+"""In run order. ``legacy_328`` can fill only if IB no longer refuses the chain."""
+
+Verdict = tuple[bool, str]
+
+
+def _working(seen: OrderSeen) -> bool:
+    return seen.status in WORKING_STATUSES
+
+
+def _states(ev: Evidence, labels) -> str:
+    return "; ".join(f"{label} {ev.orders[label].describe()}" for label in labels)
+
+
+# -- the limit chain, parent far below the market ------------------------------------------
+def limit_chain_accepted(ev: Evidence) -> Verdict:
+    held = ev.facts["held"]
+    ok = all(status in WORKING_STATUSES for status, _ in held.values())
+    return ok, "; ".join(f"{k} {s}({w})" if w else f"{k} {s or 'no status'}"
+                         for k, (s, w) in held.items())
+
+
+def trail_child_accepted(ev: Evidence) -> Verdict:
+    status, why = ev.facts["held"]["trail"]
+    codes = [c for s in ev.orders.values() for c in s.codes]
+    return status in WORKING_STATUSES and 328 not in codes, (
+        f"TRAIL child {status or 'no status'}({why}), codes {sorted(set(codes)) or 'none'}")
+
+
+def stop_child_held(ev: Evidence) -> Verdict:
+    status, why = ev.facts["held"]["stop"]
+    return (status, why) == ("PreSubmitted", "child,trigger"), f"{status} whyHeld {why!r}"
+
+
+def _instant(text: str) -> datetime | None:
+    """``YYYYMMDD HH:MM:SS <zone>`` or ``YYYYMMDD-HH:MM:SS`` (UTC) as an aware moment.
+
+    None for anything else, a zone-less time included: TWS reads that in its login zone,
+    which the check cannot know (and which is what warning 2174 is about).
+    """
+    text = text.strip()
+    try:
+        if len(text) >= 17 and text[8] == "-":
+            return datetime.strptime(text[:17], "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+        zone = text[17:].strip()
+        if not zone:
+            return None
+        return datetime.strptime(text[:17], "%Y%m%d %H:%M:%S").replace(tzinfo=ZoneInfo(zone))
+    except (ValueError, ZoneInfoNotFoundError):
+        return None
+
+
+def gat_accepted(ev: Evidence) -> Verdict:
+    seen = ev.orders["time_stop"]
+    sent = ev.sent["time_stop"].goodAfterTime
+    echoed = seen.echo.goodAfterTime if seen.echo else ""
+    same = _instant(echoed) is not None and _instant(echoed) == _instant(sent)
+    ok = _working(seen) or seen.saw("PreSubmitted")
+    ok = ok and 2174 not in seen.codes and same
+    return ok, (f"sent {sent!r}, echoed {echoed!r}"
+                f"{'' if 2174 not in seen.codes else ', warning 2174'}")
+
+
+def _condition_text(order) -> str:
+    conds = ", ".join(f"{'>=' if c.isMore else '<='}{c.price:g} on {c.conId}"
+                      for c in getattr(order, "conditions", []) or [])
+    return f"[{conds}] cancelOrder={order.conditionsCancelOrder}"
+
+
+def conditions_echoed(ev: Evidence) -> Verdict:
+    details, ok = [], True
+    for label in ("time_stop", "trail"):
+        sent, echo = ev.sent[label], ev.orders[label].echo
+        if echo is None:
+            ok = False
+            details.append(f"{label}: no echo")
+            continue
+        same = ([(c.conId, c.isMore, round(c.price, 6)) for c in sent.conditions]
+                == [(c.conId, c.isMore, round(c.price, 6)) for c in echo.conditions]
+                and bool(sent.conditionsCancelOrder) == bool(echo.conditionsCancelOrder))
+        ok = ok and same
+        details.append(f"{label} {_condition_text(echo)}")
+    return ok, "; ".join(details)
+
+
+def legs_share_group(ev: Evidence) -> Verdict:
+    legs = [ev.orders[label] for label in ("stop", "time_stop", "trail")]
+    if any(s.echo is None for s in legs):
+        return False, "a leg was never echoed"
+    groups = {s.echo.ocaGroup for s in legs}
+    refs = all(s.echo.orderRef == ev.sent[label].orderRef
+               for label, s in zip(("stop", "time_stop", "trail"), legs, strict=True))
+    sent = ev.sent["stop"].ocaGroup
+    name = next(iter(groups)) if len(groups) == 1 else sorted(groups)
+    how = "kept" if name == sent else f"replaced while the parent is unfilled (sent {sent})"
+    return len(groups) == 1 and refs, (f"ocaGroup echoed {name!r} ({how}); orderRef "
+                                       f"{'echoed' if refs else 'LOST'}")
+
+
+def parent_cancel_ends_children(ev: Evidence) -> Verdict:
+    children = [ev.orders[label] for label in ("stop", "time_stop", "trail")]
+    ok = ev.facts["children_ended"] and all(s.status == "Cancelled" for s in children)
+    return ok, _states(ev, ("stop", "time_stop", "trail"))
+
+
+# -- variants ------------------------------------------------------------------------------
+def legacy_refused(ev: Evidence) -> Verdict:
+    trail, entry = ev.orders["trail"], ev.orders["entry"]
+    released = entry.saw("Submitted") or entry.saw("Filled") or entry.filled > 0
+    return (328 in trail.codes and not released and ev.facts["leftover"] == 0,
+            f"TRAIL {trail.describe()}; MKT parent {entry.describe()}")
+
+
+def client_cancel_ends_group(ev: Evidence) -> Verdict:
+    sibling = ev.orders["b"]
+    ok = ev.facts["both_working"] and ev.facts["sibling_ended"] and sibling.status == "Cancelled"
+    return ok, f"cancelled one; the other {sibling.describe()}"
+
+
+def oca_name_single_use(ev: Evidence) -> Verdict:
+    reuse = ev.orders["reuse"]
+    refused = bool(reuse.errors) or reuse.status in ("Cancelled", "Inactive")
+    return refused and not reuse.saw("Submitted"), f"reused name: {reuse.describe()}"
+
+
+def system_cancel_spares_group(ev: Evidence) -> Verdict:
+    conditioned = ev.orders["conditioned"]
+    ok = (ev.facts["condition_cancelled"] and conditioned.status == "Cancelled"
+          and ev.facts["sibling_working"])
+    return ok, f"conditioned {conditioned.describe()}; sibling {ev.orders['sibling'].describe()}"
+
+
+def stop_outside_rth_warned(ev: Evidence) -> Verdict:
+    stop = ev.orders["stop"]
+    worked = stop.saw("PreSubmitted") or stop.saw("Submitted")
+    ended_by_ib = ev.facts["ended_before_cancel"]
+    return 2109 in stop.codes and worked and not ended_by_ib, stop.describe()
+
+
+def market_held_outside_rth(ev: Evidence) -> Verdict:
+    entry = ev.orders["entry"]
+    echoed = entry.echo.outsideRth if entry.echo else "not echoed"
+    ok = 399 in entry.codes and entry.filled == 0 and ev.facts["leftover"] == 0
+    return ok, f"{entry.describe()}; outsideRth echoed {echoed}"
+
+
+# -- filled chains ---------------------------------------------------------------------------
+def _protected(ev: Evidence) -> Verdict:
+    before = ev.facts["before_cancel"]
+    legs = [ev.orders[label] for label in ("stop", "time_stop", "trail")]
+    ok = all(_working(s) and "child" not in s.why_held for s in legs)
+    return ok, f"filled at {ev.facts['avg_fill']}; " + "; ".join(
+        f"{k} {v}" for k, v in before.items() if k != "entry")
+
+
+def limit_entry_protected(ev: Evidence) -> Verdict:
+    return _protected(ev)
+
+
+def leg_cancel_ends_group(ev: Evidence) -> Verdict:
+    others = [ev.orders[label] for label in ("time_stop", "trail")]
+    ok = ev.facts["group_ended"] and all(s.status == "Cancelled" for s in others)
+    return ok, "cancelled the stop; " + _states(ev, ("time_stop", "trail"))
+
+
+def market_stop_child_works(ev: Evidence) -> Verdict:
+    stop = ev.orders["stop"]
+    return (_working(stop) and "child" not in stop.why_held or stop.saw("Submitted"),
+            f"filled at {ev.facts['avg_fill']}; stop {stop.describe()}")
+
+
+def trail_joins_group(ev: Evidence) -> Verdict:
+    legs = {label: ev.orders[label] for label in ("stop", "time_stop", "trail")}
+    groups = {label: s.echo.ocaGroup if s.echo else "" for label, s in legs.items()}
+    ok = (len(set(groups.values())) == 1 and legs["trail"].saw("PreSubmitted")
+          and ev.facts["group_ended"] and legs["trail"].status == "Cancelled")
+    return ok, (f"ocaGroup after the fill {groups}; cancelling the stop left the trail "
+                f"{legs['trail'].status}")
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    oca_row: str
+    """The assumption's row in docs/oca.md."""
+    assumption: str
+    evidence: str
+    """What the assumption rests on today: a capture, an IB page, an issue, or nothing."""
+    probe: str
+    check: Callable[[Evidence], Verdict]
+
+
+ROWS: tuple[Row, ...] = (
+    Row("limit-chain", "limit entry chain",
+        "LMT parent + STP + time stop + TRAIL in one transmit chain is accepted, legs held",
+        "api_bracket_place_aapl; 328's own text", "limit_held", limit_chain_accepted),
+    Row("trail-under-lmt", "profit harvester (limit)",
+        "a TRAIL child with an activating PriceCondition is accepted under a LMT parent",
+        "328's text; api_bracket_trailing_stop_aapl; no capture with a condition",
+        "limit_held", trail_child_accepted),
+    Row("stop-held", "safety stop",
+        "a STP child of an unfilled LMT parent is held PreSubmitted, whyHeld child,trigger",
+        "api_bracket_place_aapl (R2)", "limit_held", stop_child_held),
+    Row("gat-utc", "time stop",
+        "goodAfterTime 'YYYYMMDD HH:MM:SS UTC' is accepted without 2174 and echoed",
+        "api_tif_attribute_matrix_aapl (R7)", "limit_held", gat_accepted),
+    Row("conditions-echo", "time stop / profit harvester",
+        "PriceConditions and conditionsCancelOrder come back as sent",
+        "api_conditions_matrix_aapl (R5)", "limit_held", conditions_echoed),
+    Row("legs-by-orderref", "one OCA group",
+        "the legs share one ocaGroup (TWS may rename it) and keep their orderRef",
+        "ib_insync #606 (R3)", "limit_held", legs_share_group),
+    Row("parent-cancel", "transmit chain",
+        "cancelling an unfilled parent cancels its attached legs",
+        "IB bracket-order page (P1)", "limit_held", parent_cancel_ends_children),
+    Row("mkt-trail-328", "why not a MKT parent",
+        "a TRAIL child under a MKT parent is refused with 328 and nothing is released",
+        "api_bracket_trailing_stop_aapl (R1)", "legacy_328", legacy_refused),
+    Row("oca-client-cancel", "cancelling an exit leg",
+        "a client cancel of one OCA member cancels the whole group",
+        "IBKR Campus OCA glossary; a paper report (R4)", "oca_pair", client_cancel_ends_group),
+    Row("oca-name-reuse", "re-protection group name",
+        "an OCA group name cannot be used again once its orders ended",
+        "TWS order-ticket guide as quoted by users (R4); no capture", "oca_pair",
+        oca_name_single_use),
+    Row("oca-system-cancel", "time stop after ignition",
+        "an OCA member IB cancels by its own condition leaves the others working",
+        "no public evidence (R4: 'confirm on paper')", "system_cancel",
+        system_cancel_spares_group),
+    Row("stp-outside-rth", "outside regular hours",
+        "outsideRth on a SMART STP is ignored with warning 2109; the stop keeps working",
+        "a user's paper report (R8)", "stop_outside_rth", stop_outside_rth_warned),
+    Row("mkt-outside-rth", "entries outside regular hours",
+        "a MKT order outside regular hours gets 399 and waits for the open",
+        "ib_insync #141; api_bracket_place_aapl's 399 (R2, R8)", "market_outside_rth",
+        market_held_outside_rth),
+    Row("limit-fill", "limit entry chain",
+        "after the LMT entry fills, stop, time stop and trail are all working",
+        "no capture of a filled bracket with conditions", "limit_filled",
+        limit_entry_protected),
+    Row("leg-cancel-group", "cancelling an exit leg",
+        "cancelling the stop of a filled entry cancels time stop and trail too",
+        "R4 (OCA glossary)", "limit_filled", leg_cancel_ends_group),
+    Row("stp-under-mkt", "market entry chain",
+        "a STP child under a MKT parent is accepted and works once the parent fills",
+        "no public capture (issue 9)", "market_filled", market_stop_child_works),
+    Row("trail-after-fill", "market entry trail",
+        "an unattached TRAIL sent after the fill joins the children's OCA group",
+        "ib_insync #606 (ocaGroup restored after the fill)", "market_filled",
+        trail_joins_group),
+)
