@@ -169,9 +169,14 @@ class EntrySettings(_Section):
     """How a signal's entry is sent (docs/oca.md: the chain IB accepts)."""
 
     type: Literal["limit", "market"] = "limit"
-    max_slippage_pct: float = Field(default=0.5, ge=0, lt=100)
+    # At most 2.5: IB cancels a limit about 3% through the market at once (202; capture
+    # api_order_type_matrix_aapl, order 381: cancelled at 2.94% over the market).
+    max_slippage_pct: float = Field(default=0.5, ge=0, le=2.5)
     timeout_s: PositiveFloat = 30.0
     allow_outside_rth: bool = False
+    market_hours: Literal["us_equity", "always_open"] = "us_equity"
+    """The session calendar entries are judged by: the exchange's (real IB), or none at all
+    (sigma9-sim's default "always open" market, which ``sigma9 --sim`` starts)."""
 
     @field_validator("allow_outside_rth")
     @classmethod

@@ -92,6 +92,18 @@ def test_spot_check_defaults() -> None:
     assert s.sim.symbols == ("AAPL", "MSFT", "TSLA")
     assert s.sim.port == 0 and s.sim.seed == 7
     assert s.ui.log_max_lines == 2000
+    # issue 9: the entry that IB accepts with every exit attached, and no outsideRth promises
+    assert (s.entry.type, s.entry.max_slippage_pct, s.entry.timeout_s) == ("limit", 0.5, 30.0)
+    assert s.entry.allow_outside_rth is False and s.exits.outside_rth is False
+
+
+def test_market_entry_outside_rth_is_refused_with_the_reason(isolated_env: Path) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(entry={"type": "market", "allow_outside_rth": True})
+    message = str(info.value)
+    _assert_one_line_error(message)
+    assert message.startswith("invalid setting entry.allow_outside_rth:")
+    assert "limit" in message and "#141" in message
 
 
 # --- layering ---------------------------------------------------------------------------------
@@ -164,6 +176,13 @@ def test_invalid_env_value_names_key(monkeypatch: pytest.MonkeyPatch) -> None:
         ("[broker]\nreconnect_max_delay_s = 0.5\n", "broker.reconnect_max_delay_s"),
         ("[ui]\nlog_max_lines = 'many'\n", "ui.log_max_lines"),
         ("[sim]\nvolatility = nan\n", "sim.volatility"),
+        ("[entry]\ntype = 'stop'\n", "entry.type"),
+        ("[entry]\nmax_slippage_pct = -0.1\n", "entry.max_slippage_pct"),
+        ("[entry]\nmax_slippage_pct = 3.0\n", "entry.max_slippage_pct"),
+        ("[entry]\ntimeout_s = 0\n", "entry.timeout_s"),
+        ("[entry]\nallow_outside_rth = 'sometimes'\n", "entry.allow_outside_rth"),
+        ("[entry]\ntype = 'market'\nallow_outside_rth = true\n", "entry.allow_outside_rth"),
+        ("[exits]\noutside_rth = 'yes please'\n", "exits.outside_rth"),
     ],
 )
 def test_invalid_file_value_names_key(

@@ -176,7 +176,7 @@ def _group(**overrides) -> list[OrderIntent]:
 
 
 IGNITED = PriceCondition(price=D("103.00"), is_more=True)
-COMMON = dict(symbol="AAPL", side=Side.SELL, quantity=100, tif="GTC", outside_rth=True,
+COMMON = dict(symbol="AAPL", side=Side.SELL, quantity=100, tif="GTC", outside_rth=False,
               oca_group="S9-sig-42", oca_type=2, attach_to_parent=True)
 
 EXPECTED_LEGS = [
@@ -227,7 +227,7 @@ LEG_FIELD_ROWS = [
     (leg, name, value)
     for leg in range(3)
     for name, value in [("oca_group", "S9-sig-42"), ("oca_type", 2), ("tif", "GTC"),
-                        ("outside_rth", True), ("attach_to_parent", True), ("symbol", "AAPL")]
+                        ("outside_rth", False), ("attach_to_parent", True), ("symbol", "AAPL")]
 ]
 
 
@@ -280,8 +280,8 @@ def test_every_leg_takes_oca_type_from_params(oca_type):
 
 
 def test_tif_and_outside_rth_come_from_params():
-    legs = _group(params=ExitParams(tif="DAY", outside_rth=False))
-    assert [(leg.tif, leg.outside_rth) for leg in legs] == [("DAY", False)] * 3
+    legs = _group(params=ExitParams(tif="DAY", outside_rth=True))
+    assert [(leg.tif, leg.outside_rth) for leg in legs] == [("DAY", True)] * 3
 
 
 def test_unattached_group_for_an_existing_position():
@@ -328,21 +328,22 @@ def test_exit_params_from_default_settings_are_exact_decimals(isolated_settings)
     assert params.trail_atr_multiplier == D("1.5") and str(params.trail_atr_multiplier) == "1.5"
     assert params.trail_activation_pct == D("3.0") and str(params.trail_activation_pct) == "3.0"
     assert params.time_stop == timedelta(seconds=180)
-    assert (params.oca_type, params.tif, params.outside_rth) == (2, "GTC", True)
+    # outsideRth off by default: IB resets it on MKT (ib_insync #141), 2109 on a STP (R8)
+    assert (params.oca_type, params.tif, params.outside_rth) == (2, "GTC", False)
     assert params == ExitParams()
 
 
 def test_exit_params_from_settings_keep_decimal_text_of_floats(isolated_settings):
     settings = load_settings(exits={"safety_stop_pct": 1.1, "trail_atr_multiplier": 0.7,
                                     "trail_activation_pct": 2.3, "time_stop_s": 90.5,
-                                    "oca_type": 1, "tif": "DAY", "outside_rth": False})
+                                    "oca_type": 1, "tif": "DAY", "outside_rth": True})
     params = ExitParams.from_settings(settings.exits)
     # Decimal(1.1) would be 1.100000000000000088817841970012523233890533447265625
     assert str(params.safety_stop_pct) == "1.1"
     assert str(params.trail_atr_multiplier) == "0.7"
     assert str(params.trail_activation_pct) == "2.3"
     assert params.time_stop == timedelta(seconds=90, milliseconds=500)
-    assert (params.oca_type, params.tif, params.outside_rth) == (1, "DAY", False)
+    assert (params.oca_type, params.tif, params.outside_rth) == (1, "DAY", True)
     # 100.00 x (1 - 1.1/100) = 98.90 exactly, on the grid
     assert exit_levels(D("100.00"), D("1"), D("0.01"), params).stop_price == D("98.90")
 

@@ -7,7 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from backend.core.sizing import ENTRY_RULES, Refusal, check_entry, entry_quantity
+from backend.core.market_hours import Session
+from backend.core.sizing import (
+    ENTRY_RULES,
+    Refusal,
+    check_entry,
+    entry_quantity,
+    session_refusal,
+)
 from backend.settings import RiskSettings
 
 
@@ -153,3 +160,26 @@ def test_refusal_is_immutable():
     with pytest.raises(AttributeError):
         refusal.code = "z"  # type: ignore[misc]
     assert replace(refusal, code="z").code == "z"
+
+
+SESSION_ROWS = [
+    # (session, allow_outside_rth, refusal sentence or None)
+    (Session.REGULAR, False, None),
+    (Session.REGULAR, True, None),
+    (Session.PRE_MARKET, False, "It is the pre-market (US/Eastern) and [entry] "
+                                "allow_outside_rth is false, so the AAPL entry was not sent."),
+    (Session.AFTER_HOURS, False, "It is after hours (US/Eastern) and [entry] "
+                                 "allow_outside_rth is false, so the AAPL entry was not sent."),
+    (Session.PRE_MARKET, True, None),
+    (Session.AFTER_HOURS, True, None),
+    (Session.CLOSED, False, "It is outside trading hours (US/Eastern), so the AAPL entry was "
+                            "not sent."),
+    (Session.CLOSED, True, "It is outside trading hours (US/Eastern), so the AAPL entry was "
+                           "not sent."),
+]
+
+
+@pytest.mark.parametrize(("session", "allowed", "sentence"), SESSION_ROWS)
+def test_session_refusal(session, allowed, sentence):
+    refusal = session_refusal(" aapl", session, allowed)
+    assert refusal == (None if sentence is None else Refusal(sentence, "outside_rth"))

@@ -1,4 +1,8 @@
-"""Partial fills, rejections, cancels, dropped connections and restarts, end to end."""
+"""Rejections, dropped connections, restarts and refusals, end to end (limit entries).
+
+Partial fills, the market entry's trail and its crash repair are in test_entry_types.py;
+cancelling and closing in test_cancel_close.py.
+"""
 
 from __future__ import annotations
 
@@ -8,44 +12,21 @@ import pytest
 
 from backend.core.models import LegRole, OrderStatus
 from backend.core.order_manager import SignalRefused
-from backend.runtime import TradingCore
 from backend.sim import SimThread
 from tests.helpers import eventually
-from tests.oms.conftest import broker_orders, live, make_settings, signal
+from tests.oms.conftest import (
+    EXITS,
+    REGULAR_HOURS,
+    broker_orders,
+    build_core,
+    legs_by_role,
+    live,
+    make_settings,
+    signal,
+)
 from tests.sim.conftest import quiet_config
 
 pytestmark = pytest.mark.asyncio
-EXITS = (LegRole.SAFETY_STOP, LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER)
-
-
-def legs_by_role(manager, entry_id):
-    return {r.role: r for r in manager.legs_of(manager.orders[entry_id].signal_id)}
-
-
-async def test_partial_fills_of_entry_and_exit_keep_the_rest_protected(core, sim):
-    sim.set_partial_fills(40)
-    entry_id = await core.manager.execute_entry(signal())
-    await eventually(lambda: sim.positions().get("AAPL", {}).get("qty") == 100,
-                     what="entry filled in pieces")
-    entry_execs = [e for e in sim.executions() if e["order_id"] == int(entry_id)]
-    assert [e["shares"] for e in entry_execs] == [40, 40, 20]
-    await eventually(lambda: core.manager.track_order(entry_id) is OrderStatus.FILLED,
-                     what="entry FILLED locally after PARTIAL_FILL")
-    legs = legs_by_role(core.manager, entry_id)
-    sim.set_price("AAPL", "97.90")  # the stop triggers and fills 40 at a time
-    stop_id = legs[LegRole.SAFETY_STOP].order_id
-
-    def stop_partially_filled():
-        return broker_orders(sim)[stop_id]["filled"] == 40
-
-    await eventually(stop_partially_filled, what="first partial exit fill")
-    orders = broker_orders(sim)
-    for role in (LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER):
-        sibling = orders[legs[role].order_id]
-        assert sibling["total_qty"] == 60, "ocaType 2 reduced the sibling by the partial fill"
-        assert sibling["status"] != "Cancelled", "the rest is still protected by every leg"
-    await eventually(lambda: sim.positions()["AAPL"]["qty"] == 0, what="stop completes")
-    assert live(broker_orders(sim)) == {}
 
 
 async def _enter_with_rejected_stop(core, sim) -> str:
@@ -115,20 +96,6 @@ async def test_rejected_leg_with_reprotect_rule_resends_protection(sim, tmp_path
         assert sim.positions()["AAPL"]["qty"] == 100
     finally:
         await trading.stop()
-
-
-async def test_cancel_and_cancel_all(core, sim):
-    entry_id = await core.manager.execute_entry(signal())
-    legs = legs_by_role(core.manager, entry_id)
-    await eventually(lambda: len(live(broker_orders(sim))) == 3, what="legs live")
-    core.manager.cancel(legs[LegRole.TIME_STOP].order_id)
-    await eventually(lambda: broker_orders(sim)[legs[LegRole.TIME_STOP].order_id][
-        "status"] == "Cancelled", what="single cancel at the broker")
-    assert len(live(broker_orders(sim))) == 2
-    core.manager.cancel_all()
-    await eventually(lambda: live(broker_orders(sim)) == {}, what="global cancel")
-    await eventually(lambda: all(core.manager.track_order(r.order_id) is OrderStatus.CANCELLED
-                                 for r in legs.values()), what="local state follows")
 
 
 async def test_dropped_connection_reconnects_without_duplicates(core, sim):
@@ -216,7 +183,8 @@ async def test_bad_signals_are_refused_with_a_reason(core, sim, bad, code, words
 
 async def test_a_live_account_is_refused_unless_live_trading_is_enabled(tmp_path):
     with SimThread(quiet_config(account="U7654321")) as live_sim:
-        trading = TradingCore.build(make_settings(live_sim, tmp_path / "j.sqlite3"))
+        live_sim.set_time(REGULAR_HOURS)
+        trading = build_core(live_sim, make_settings(live_sim, tmp_path / "j.sqlite3"))
         await trading.start()
         try:
             with pytest.raises(SignalRefused) as refused:
@@ -225,8 +193,8 @@ async def test_a_live_account_is_refused_unless_live_trading_is_enabled(tmp_path
             assert live_sim.orders() == []
         finally:
             await trading.stop()
-        enabled = TradingCore.build(make_settings(live_sim, tmp_path / "k.sqlite3",
-                                                  broker={"live_trading_enabled": True}))
+        enabled = build_core(live_sim, make_settings(live_sim, tmp_path / "k.sqlite3",
+                                                     broker={"live_trading_enabled": True}))
         await enabled.start()
         try:
             await enabled.manager.execute_entry(signal())
