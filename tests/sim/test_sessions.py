@@ -265,8 +265,11 @@ def test_conditions_are_evaluated_in_regular_hours_only(sim, ib, aapl, warnings)
     with sim.paused():
         twice(sim, "102.00")
         assert sim.order(trade.order.orderId)["held_by"] == "conditions"
+        sim.set_time(et(25, 8, 0))
+        twice(sim, "102.00")  # the pre-market's prints neither activate it nor count later
+        assert sim.order(trade.order.orderId)["held_by"] == "conditions"
         sim.set_time(et(25, 9, 30))
-        assert sim.order(trade.order.orderId)["held_by"] == "conditions"  # old prints
+        assert sim.order(trade.order.orderId)["held_by"] == "conditions"
         twice(sim, "102.00")
         assert sim.order(trade.order.orderId)["held_by"] is None
     wait_status(ib, trade, "Submitted")
@@ -274,7 +277,7 @@ def test_conditions_are_evaluated_in_regular_hours_only(sim, ib, aapl, warnings)
 
 def test_conditions_ignore_rth_activate_outside_regular_hours(sim, ib, aapl, warnings):
     sim.set_time(et(24, 17, 0))
-    order = LimitOrder("BUY", 10, 103.00, tif="GTC", outsideRth=True,
+    order = LimitOrder("BUY", 10, 102.50, tif="GTC", outsideRth=True,
                        conditions=[price_condition(aapl, 101)], conditionsIgnoreRth=True)
     trade = place(ib, aapl, order)
     wait_status(ib, trade, "PreSubmitted")
