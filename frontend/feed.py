@@ -19,8 +19,9 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
+from backend.broker import ib_codes
 from backend.core.models import ConnectionState, OrderRecord, OrderStatus
 from frontend.models.columns import ROLE_NAMES
 from frontend.models.executions import ExecutionsModel
@@ -35,8 +36,8 @@ from frontend.models.positions import (
 
 CONNECTION_LEVELS = {ConnectionState.RECONNECTING: Level.WARNING,
                      ConnectionState.BROKER_LOST: Level.ERROR}
-INFO_CODES = frozenset({202, 399, 1102})
-"""Broker messages that are news, not trouble: a confirmed cancel, a routing note, "restored"."""
+BROKER_LEVELS = {"info": Level.INFO, "warning": Level.WARNING, "error": Level.ERROR}
+"""How loud a broker message is shown, by its code's class (``ib_codes.severity``)."""
 QUIET_LOGGERS = ("sigma9.sim", "sigma9.ui")
 """The simulator logs its own side; the UI's errors already reach the panel."""
 
@@ -67,6 +68,7 @@ class PanelLogHandler(logging.Handler):
 
 
 class CoreFeed(QObject):
+    ACTIVITY_REFRESH_MS = 5000
     order_changed = pyqtSignal(object)  # OrderRecord
     positions_changed = pyqtSignal()
     runner_event = pyqtSignal(str, dict)  # kind, payload
@@ -84,6 +86,11 @@ class CoreFeed(QObject):
         self._baseline: dict | None = None
         self._handler = PanelLogHandler(log)
         self._attached = False
+        # "Can each leg act now" changes with the clock alone (the open, a time stop's
+        # deadline), not only with broker events: re-read it every few seconds.
+        self.activity_timer = QTimer(self)
+        self.activity_timer.setInterval(self.ACTIVITY_REFRESH_MS)
+        self.activity_timer.timeout.connect(self.refresh_positions)
 
     # -- wiring ------------------------------------------------------------------------
     def attach(self) -> None:
@@ -97,6 +104,7 @@ class CoreFeed(QObject):
         c.tick.connect(self.positions.on_quote)
         logging.getLogger("sigma9").addHandler(self._handler)
         self._attached = True
+        self.activity_timer.start()
 
     def detach(self) -> None:
         if not self._attached:
@@ -114,6 +122,7 @@ class CoreFeed(QObject):
             with contextlib.suppress(TypeError):
                 signal.disconnect(slot)
         logging.getLogger("sigma9").removeHandler(self._handler)
+        self.activity_timer.stop()
         self._attached = False
 
     def load(self) -> None:
@@ -136,8 +145,10 @@ class CoreFeed(QObject):
         self.refresh_positions()
 
     def refresh_positions(self) -> None:
-        self.positions.update_positions(positions_snapshot(
-            self.core.manager, self.session_start, self._baseline))
+        manager = self.core.manager
+        snapshot = positions_snapshot(manager, self.session_start, self._baseline)
+        activity = {p.symbol: manager.leg_activity(p.symbol) for p in snapshot if p.quantity}
+        self.positions.update_positions(snapshot, activity)
         self.positions_changed.emit()
 
     # -- OrderManager events -------------------------------------------------------------------
@@ -235,7 +246,7 @@ class CoreFeed(QObject):
         self.log.append(CONNECTION_LEVELS.get(state, Level.INFO), "connection", message)
 
     def on_broker_message(self, code: int, text: str) -> None:
-        level = Level.INFO if code in INFO_CODES or 2100 <= code < 2200 else Level.WARNING
+        level = BROKER_LEVELS[ib_codes.severity(code)]
         self.log.append(level, "broker", f"IB {code}: {text}")
 
     def on_order_error(self, order_id: str, message: str) -> None:

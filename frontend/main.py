@@ -164,8 +164,10 @@ def settings_for_sim(settings: Settings, sim: SimProcess, bar_size_s: int,
         "host": sim.host, "port": sim.port, "account": settings.sim.account})
     journal = settings.journal.model_copy(update={"path": journal_path})
     strategy = settings.strategy.model_copy(update={"bar_size_s": bar_size_s})
+    # The child simulator trades around the clock (its default), so the OMS's calendar agrees.
+    entry = settings.entry.model_copy(update={"market_hours": "always_open"})
     return settings.model_copy(update={"broker": broker, "journal": journal,
-                                       "strategy": strategy})
+                                       "strategy": strategy, "entry": entry})
 
 
 # -- the GUI ---------------------------------------------------------------------------------

@@ -23,7 +23,15 @@ from typing import Any
 
 from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent
-from PyQt6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QPushButton, QToolBar, QWidget
+from PyQt6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QToolBar,
+    QWidget,
+)
 from qasync import asyncSlot
 
 from backend.broker.errors import BrokerError
@@ -38,6 +46,7 @@ from frontend.persistence import (
     initial_endpoint,
     initial_watchlist,
 )
+from frontend.trade_actions import Choose, TradeActions, choose_in_box
 from frontend.widgets.chart import ChartWidget
 from frontend.widgets.connection_bar import STATE_WORDS, ConnectionBar, is_sim
 from frontend.widgets.log_panel import LogPanel
@@ -74,6 +83,8 @@ class MainWindow(QMainWindow):
         self.core, self.settings, self.mode = core, settings, mode
         self.memory = TerminalMemory(qsettings or default_qsettings())
         self.confirm: Confirm = lambda title, text: ask(self, title, text)
+        self.choose: Choose = lambda title, text, answers: choose_in_box(self, title, text,
+                                                                         answers)
         self._closed = False
         self._tasks: set[asyncio.Task] = set()
         self.setWindowTitle("Sigma9 (simulator)" if is_sim(mode) else "Sigma9")
@@ -83,6 +94,11 @@ class MainWindow(QMainWindow):
         self.executions = ExecutionsModel(self, ui.tick_repaint_ms)
         self.log = LogModel(ui.log_max_lines, self)
         self.feed = CoreFeed(core, self.orders, self.positions, self.executions, self.log, self)
+        # Late-bound, so a test (or a future dialog style) can replace confirm/choose.
+        self.actions = TradeActions(core.manager, self.log,
+                                    lambda title, text: self.confirm(title, text),
+                                    lambda title, text, answers: self.choose(title, text,
+                                                                             answers))
         self._build()
         self.chart_panel = ChartPanel(core, self.chart, ui.tick_repaint_ms, self.spawn, self)
         self._wire()
@@ -117,6 +133,11 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel order")
         self.orders_table.add_widget(self.cancel_button)
         self.positions_table = FilteredTable(self.positions, "filter positions")
+        self.close_button = QPushButton("Close position")
+        self.close_button.setToolTip("cancel this position's exit group, then sell it at market")
+        self.positions_table.add_widget(self.close_button)
+        for table in (self.orders_table, self.positions_table):
+            table.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.executions_table = FilteredTable(self.executions, "filter executions")
         self.log_panel = LogPanel(self.log)
         left, bottom, right = (Qt.DockWidgetArea.LeftDockWidgetArea,
@@ -156,6 +177,9 @@ class MainWindow(QMainWindow):
         c.tick.connect(self.chart_panel.on_quote)
         self.flatten_button.clicked.connect(self._on_flatten_clicked)
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.close_button.clicked.connect(self._on_close_clicked)
+        self.orders_table.view.customContextMenuRequested.connect(self._orders_menu)
+        self.positions_table.view.customContextMenuRequested.connect(self._positions_menu)
         sp = self.strategy_panel
         sp.arm_requested.connect(self._on_arm_requested)
         sp.disarm_requested.connect(self._on_disarm_requested)
@@ -289,15 +313,43 @@ class MainWindow(QMainWindow):
         await self.core.manager.flatten_all()
         return True
 
+    @staticmethod
+    def _selected_key(table: FilteredTable) -> str | None:
+        index = table.view.currentIndex()
+        return table.proxy.key_at(index.row()) if index.isValid() else None
+
+    # The actions run as the window's tasks (``spawn``): closing the window waits for them,
+    # so none is cut off between cancelling the exits and selling.
     def _on_cancel_clicked(self) -> None:
-        index = self.orders_table.view.currentIndex()
+        order_id = self._selected_key(self.orders_table)
+        if order_id is not None:
+            self.spawn(self.actions.cancel_order(order_id))
+
+    def _on_close_clicked(self) -> None:
+        symbol = self._selected_key(self.positions_table)
+        if symbol is not None:
+            self.spawn(self.actions.close_position(symbol))
+
+    def _orders_menu(self, point) -> None:
+        self._row_menu(self.orders_table, point, "Cancel order…", self.actions.cancel_order)
+
+    def _positions_menu(self, point) -> None:
+        self._row_menu(self.positions_table, point, "Close position…",
+                       self.actions.close_position)
+
+    def _row_menu(self, table: FilteredTable, point, label: str,
+                  act: Callable[[str], Awaitable[Any]]) -> QMenu | None:
+        """Right-click selects the row under the pointer and offers the row's action."""
+        index = table.view.indexAt(point)
         if not index.isValid():
-            return
-        order_id = self.orders_table.proxy.key_at(index.row())
-        try:
-            self.core.manager.cancel(order_id)
-        except BrokerError as exc:
-            self.log.append(Level.ERROR, "oms", f"cancel {order_id}: {exc}")
+            return None
+        table.view.selectRow(index.row())
+        key = table.proxy.key_at(index.row())
+        menu = QMenu(table.view)
+        menu.addAction(label).triggered.connect(lambda: self.spawn(act(key)))
+        self.last_menu = menu
+        menu.popup(table.view.viewport().mapToGlobal(point))
+        return menu
 
     # -- chart ---------------------------------------------------------------------------
     def select_symbol(self, symbol: str) -> None:

@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             journal={"path": str(Path(tmp) / "journal.sqlite3")},
             strategy={"bar_size_s": BAR_S, "warmup_duration": "1800 S",
                       "watchlist": WATCHLIST},
+            entry={"market_hours": "always_open"},  # the SimThread trades around the clock
             ui={"tick_repaint_ms": 100})
         qsettings = QSettings(str(Path(tmp) / "ui.ini"), QSettings.Format.IniFormat)
         app = QApplication.instance() or QApplication([sys.argv[0]])

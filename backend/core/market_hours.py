@@ -23,6 +23,7 @@ would hold its entry with warning 399. Documented in docs/oca.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
@@ -55,6 +56,24 @@ SESSION_BOUNDS: tuple[tuple[time, time, Session], ...] = (
 
 REGULAR_OPEN = time(9, 30)
 REGULAR_CLOSE = time(16, 0)
+
+
+def always_regular(moment: datetime) -> Session:
+    """The calendar of a market that never closes: sigma9-sim's default "always open"."""
+    _eastern(moment)
+    return Session.REGULAR
+
+
+CALENDARS: dict[str, Callable[[datetime], Session]] = {}
+"""Session calendars by the name ``[entry] market_hours`` gives (filled in below)."""
+
+
+def calendar(name: str) -> Callable[[datetime], Session]:
+    try:
+        return CALENDARS[name]
+    except KeyError:
+        raise ValueError(f"unknown market-hours calendar {name!r}; "
+                         f"known: {', '.join(sorted(CALENDARS))}") from None
 
 
 def _eastern(moment: datetime) -> datetime:
@@ -111,3 +130,6 @@ def regular_close(moment: datetime) -> datetime:
     if _is_weekday(local) and local < close:
         return close
     return _at(next_regular_open(moment), REGULAR_CLOSE)
+
+
+CALENDARS.update({"us_equity": session_at, "always_open": always_regular})

@@ -36,7 +36,7 @@ from backend.core.exit_plan import (
 )
 from backend.core.journal import Journal
 from backend.core.leg_activity import LegActivity
-from backend.core.market_hours import session_at
+from backend.core.market_hours import calendar
 from backend.core.models import (
     ContractInfo,
     FillRecord,
@@ -94,6 +94,8 @@ class OrderManager(ProtectionMixin):
         self.exit_params = ExitParams.from_settings(settings.exits)
         self.entry_params = EntryParams.from_settings(settings.entry)
         self.now = now
+        self.session_of = calendar(settings.entry.market_hours)
+        """The session a moment falls in (``[entry] market_hours``): entries and leg activity."""
         self.orders: dict[str, OrderRecord] = {o.order_id: o for o in journal.orders()}
         self.fills: dict[str, FillRecord] = {f.exec_id: f for f in journal.fills()}
         self._books: dict[str, ledger.Book] | None = None
@@ -168,7 +170,7 @@ class OrderManager(ProtectionMixin):
             where = f"entry order {existing.order_id}" if existing else "an entry"
             raise self.refuse(signal, f"signal {signal.id} already produced {where}",
                               "duplicate")
-        outside = sizing.session_refusal(signal.symbol, session_at(self.now()),
+        outside = sizing.session_refusal(signal.symbol, self.session_of(self.now()),
                                          self.entry_params.allow_outside_rth)
         if outside is not None:
             raise self.refuse(signal, outside.reason, outside.code)
@@ -329,6 +331,31 @@ class OrderManager(ProtectionMixin):
                                      updated_at=self.now())
         self._store(failed, known)
         self._leg_failed(failed, message)
+
+    def on_order_warning(self, order_id: str, code: int, text: str) -> None:
+        """IB spoke about a working order without ending it (docs/ib-codes.md): noted only.
+
+        The order, its OCA siblings and the position stay as they are; only a status from
+        the broker changes them.
+        """
+        self._note_code(order_id, f"IB {code}: {text}")
+
+    def on_unknown_code(self, order_id: str, code: int, text: str) -> None:
+        """A code outside Sigma9's table: noted, never acted on by itself.
+
+        The connector re-reads the order from the broker; that answer, through
+        ``on_order_status``, decides anything (a leg really gone is then a failed leg).
+        """
+        log.warning("order %s: unknown IB code %s (%s); waiting for the broker's re-read",
+                    order_id, code, text)
+        self._note_code(order_id, f"IB {code} (not in Sigma9's code table): {text}")
+
+    def _note_code(self, order_id: str, message: str) -> None:
+        known = self.orders.get(order_id)
+        if known is None:
+            log.info("IB code for an order Sigma9 does not track (%s): %s", order_id, message)
+            return
+        self._store(dataclasses.replace(known, message=message, updated_at=self.now()), known)
 
     def on_fill(self, fill: FillRecord) -> None:
         first = fill.exec_id not in self.fills

@@ -24,7 +24,6 @@ from backend.core.cancels import (
 )
 from backend.core.exit_plan import base_signal_id, order_ref
 from backend.core.leg_activity import LegActivity, LegFacts, describe_leg, leg_facts
-from backend.core.market_hours import session_at
 from backend.core.models import LegRole, OrderRecord, OrderStatus
 
 if TYPE_CHECKING:
@@ -119,7 +118,7 @@ class TraderDesk:
     def leg_activity(self, symbol: str) -> list[LegActivity]:
         m = self.m
         now = m.now()
-        session = session_at(now)
+        session = m.session_of(now)
         legs = sorted(m.live_exits(symbol.strip().upper()),
                       key=lambda r: int(r.order_id) if r.order_id.isdigit() else 0)
         return [describe_leg(self.leg_facts(r, now), session) for r in legs]

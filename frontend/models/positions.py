@@ -12,7 +12,7 @@ repainted together, at most once per ``ui.tick_repaint_ms``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from backend.core.ledger import Book, books_from_fills
 from backend.core.models import FillRecord, LegRole, Position, Quote
 from frontend.models.columns import (
+    AMBER,
     CENTER,
     GREEN,
     RED,
@@ -34,14 +35,20 @@ from frontend.models.columns import (
 from frontend.models.table import KeyedTableModel
 
 PROTECTION_ORDER = (LegRole.SAFETY_STOP, LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER)
+ACTING_EXITS = frozenset({LegRole.SAFETY_STOP, LegRole.PROFIT_HARVESTER, LegRole.MANUAL})
+"""Legs whose 'can act now' makes a position green: a stop or a trail that can fire."""
 
 
 def protection_text(value: Any, row: Mapping[str, Any]) -> str:
+    """The live legs in plain words, each saying whether it can act now (leg_activity)."""
     if not row.get("quantity"):
         return "closed" if row.get("realized") is not None else ""
     roles = tuple(value or ())
     if not roles:
         return "UNPROTECTED"
+    activity = row.get("activity") or ()
+    if activity:
+        return " · ".join(a.sentence for a in activity)
     ordered = [r for r in PROTECTION_ORDER if r in roles] + [
         r for r in roles if r not in PROTECTION_ORDER]
     return " · ".join(ROLE_NAMES.get(r, r.value) for r in ordered)
@@ -51,7 +58,12 @@ def protection_colour(value: Any, row: Mapping[str, Any]):
     if not row.get("quantity"):
         return None
     roles = tuple(value or ())
-    return GREEN if LegRole.SAFETY_STOP in roles else RED
+    if LegRole.SAFETY_STOP not in roles:
+        return RED
+    activity = row.get("activity") or ()
+    if activity and not any(a.can_act_now for a in activity if a.role in ACTING_EXITS):
+        return AMBER  # protected at IB, but nothing that can fire right now (e.g. pre-market)
+    return GREEN
 
 
 POSITION_COLUMNS: tuple[Column, ...] = (
@@ -64,7 +76,8 @@ POSITION_COLUMNS: tuple[Column, ...] = (
            tooltip="realized P&L, net of commissions"),
     Column("protection", "Protection", protection_text, CENTER, protection_colour,
            sort=lambda v, r: len(v or ()),
-           tooltip="exit legs live at the broker for this position"),
+           tooltip="exit legs live at the broker for this position, and whether each "
+                   "can act now (amber: protected, but nothing can fire in this session)"),
 )
 
 
@@ -117,9 +130,13 @@ def positions_snapshot(manager: Any, since: datetime | None = None,
 class PositionsModel(KeyedTableModel):
     columns = POSITION_COLUMNS
 
-    def update_positions(self, positions: list[Position]) -> None:
+    def update_positions(self, positions: list[Position],
+                         activity: Mapping[str, Sequence[Any]] | None = None) -> None:
+        """``activity``: per symbol, the OMS's ``leg_activity`` (one sentence per live leg)."""
+        activity = activity or {}
         for p in positions:
             self.upsert(p.symbol, {
+                "activity": tuple(activity.get(p.symbol, ())),
                 "symbol": p.symbol, "quantity": p.quantity, "avg_cost": p.avg_cost,
                 "last": p.market_price, "unrealized": p.unrealized_pnl if p.quantity else None,
                 "realized": p.realized_pnl, "commissions": p.commissions,

@@ -110,6 +110,8 @@ def qsettings(tmp_path: Path) -> QSettings:
 def terminal_settings(sim: SimThread, tmp_path: Path, **sections):
     base = {"strategy": {"bar_size_s": 60, "warmup_duration": "120 S",
                          "watchlist": ["AAPL", "MSFT"]},
+            # The test simulator is always open (its default): the OMS's calendar agrees.
+            "entry": {"market_hours": "always_open"},
             "ui": {"tick_repaint_ms": 50, "log_max_lines": 500}}
     for name, values in sections.items():
         base[name] = {**base.get(name, {}), **values}

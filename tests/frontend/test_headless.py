@@ -196,7 +196,8 @@ def test_summary_of_a_quiet_session():
 async def test_trade_events_are_printed_as_they_happen(tmp_path):
     with SimThread(quiet_config()) as sim:
         sim.set_price("AAPL", "100.00")
-        core = TradingCore.build(make_settings(sim, tmp_path / "j.sqlite3"))
+        core = TradingCore.build(make_settings(sim, tmp_path / "j.sqlite3",
+                                                 entry={"market_hours": "always_open"}))
         out = io.StringIO()
         printer = EventPrinter(out, now=lambda: T0)
         printer.attach(core)

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.asyncio
 @pytest_asyncio.fixture
 async def core(sim, tmp_path):  # noqa: F811
     settings = make_settings(sim, tmp_path / "j.sqlite3",
-                             strategy={"bar_size_s": 60, "warmup_duration": "120 S"})
+                             strategy={"bar_size_s": 60, "warmup_duration": "120 S"},
+                             entry={"market_hours": "always_open"})  # an always-open sim
     trading = TradingCore.build(settings)
     await trading.start()
     events: list[tuple[str, dict]] = []
