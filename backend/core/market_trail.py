@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from backend.core.models import LegRole, OrderRecord, OrderStatus, OrderType
+from backend.core.models import LegRole, OrderRecord, OrderStatus, OrderType, Side
 
 
 def entry_finished(entry: OrderRecord) -> bool:
@@ -20,6 +20,23 @@ def entry_finished(entry: OrderRecord) -> bool:
         return False
     return (entry.status is OrderStatus.FILLED or entry.status.is_final
             or entry.filled >= entry.quantity)
+
+
+def committed_sells(trade_orders: Iterable[OrderRecord]) -> int:
+    """Shares of a trade already sold, or being sold by a closing order still working.
+
+    Exit legs count what they filled (a working stop only *may* sell); a FLATTEN order
+    counts its whole quantity until it ends, so a second close never sells the same shares.
+    """
+    total = 0
+    for r in trade_orders:
+        if r.side is not Side.SELL:
+            continue
+        if r.role is LegRole.FLATTEN and not r.status.is_final:
+            total += max(r.quantity, r.filled)
+        else:
+            total += r.filled
+    return total
 
 
 def trail_quantity(entry_filled: int, exits_filled: int, position: int | None) -> int:

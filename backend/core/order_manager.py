@@ -19,6 +19,7 @@ Safety rules it enforces (docs/oca.md):
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -115,8 +116,8 @@ class OrderManager(ProtectionMixin):
         self.rescued_signals: set[str] = set()
         self.trail_requested: set[str] = set()
         """Signals whose market-entry trail is being sent or was sent (never twice)."""
-        self.entry_timeouts: set[str] = set()
-        """Entries whose timeout is armed (one per entry, across reconnects)."""
+        self.entry_timers: dict[str, asyncio.TimerHandle] = {}
+        """Armed entry timeouts (one per entry, across reconnects)."""
         self.desk = TraderDesk(self)
 
     @property
@@ -124,8 +125,10 @@ class OrderManager(ProtectionMixin):
         return self.tasks.tasks
 
     def close(self) -> None:
-        """Stop the background tasks (entry timeouts, pending sends): the core is stopping."""
+        """Stop the background tasks and entry timeouts: the core is stopping."""
         self.tasks.cancel_all()
+        for timer in self.entry_timers.values():
+            timer.cancel()
 
     # -- events out -------------------------------------------------------------
     def publish(self, kind: str, **payload: Any) -> None:
@@ -203,7 +206,7 @@ class OrderManager(ProtectionMixin):
             raise self.refuse(signal, f"the broker did not take the order: {exc}",
                               "send_failed") from None
         self._remember_sent([chain.entry, *chain.legs], ids, signal.id)
-        self._spawn(self._entry_timeout(ids[0]), f"entry timeout of {signal.symbol}")
+        self._arm_entry_timeout(ids[0])
         log.info("signal %s: entry %s with exits %s", signal.id, ids[0], ids[1:])
         return ids[0]
 
@@ -255,6 +258,11 @@ class OrderManager(ProtectionMixin):
             if record.signal_id == signal_id and record.role is LegRole.ENTRY:
                 return record
         return None
+
+    def trade_orders(self, signal_id: str) -> list[OrderRecord]:
+        """Every order of a trade: entry, exits of every group, closing orders."""
+        base = base_signal_id(signal_id)
+        return [r for r in self.orders.values() if base_signal_id(r.signal_id) == base]
 
     def legs_of(self, signal_id: str) -> list[OrderRecord]:
         return [r for r in self.orders.values()

@@ -92,8 +92,10 @@ class ProtectionMixin:
         self._cancel_quietly([r for r in self._live_trade_exits(signal_id)
                               if r.order_id != record.order_id])
         entry = self.entry_of(signal_id)
-        # The position report may lag the entry's fill: the entry's own fills count too.
-        qty = max(self.position_quantity(record.symbol), entry.filled if entry else 0)
+        # The trade's own count (bought minus sold or being sold), not the broker's position
+        # report, which may lag the entry's fill; a working exit's fills are counted.
+        qty = (entry.filled - market_trail.committed_sells(self.trade_orders(signal_id))
+               if entry else self.position_quantity(record.symbol))
         if qty <= 0:
             return
         rule = self.settings.risk.on_leg_rejected_after_fill
@@ -130,11 +132,18 @@ class ProtectionMixin:
                 log.warning("could not cancel %s: %s", record.order_id, exc)
 
     # -- the entry's own life: timeout, and the market entry's trail ------------------------
-    async def _entry_timeout(self: OrderManager, entry_id: str) -> None:
-        """Cancel an entry still working after ``[entry] timeout_s``; unfilled children go
-        with it at the broker, a partial fill keeps its exits for the shares bought."""
-        self.entry_timeouts.add(entry_id)
-        await asyncio.sleep(self.entry_params.timeout.total_seconds())
+    def _arm_entry_timeout(self: OrderManager, entry_id: str) -> None:
+        """Cancel the entry if it is still working after ``[entry] timeout_s`` (a timer, not a
+        task: pending work stays distinguishable from an armed deadline)."""
+        if entry_id in self.entry_timers:
+            return
+        loop = asyncio.get_event_loop()
+        self.entry_timers[entry_id] = loop.call_later(
+            self.entry_params.timeout.total_seconds(), self._entry_timed_out, entry_id)
+
+    def _entry_timed_out(self: OrderManager, entry_id: str) -> None:
+        """Unfilled children go with the entry at the broker; a partial fill keeps its exits
+        for the shares bought (and a market entry's trail then follows for them)."""
         entry = self.orders.get(entry_id)
         if entry is None or entry.status.is_final:
             return
@@ -158,7 +167,7 @@ class ProtectionMixin:
     async def _send_trail(self: OrderManager, entry_id: str, position: int | None) -> None:
         entry = self.orders[entry_id]
         try:
-            exits_filled = sum(r.filled for r in self.legs_of(entry.signal_id))
+            exits_filled = market_trail.committed_sells(self.trade_orders(entry.signal_id))
             qty = market_trail.trail_quantity(entry.filled, exits_filled, position)
             if qty <= 0:
                 return
@@ -258,8 +267,8 @@ class ProtectionMixin:
                     log.warning("%s: entry %s filled without its trail; sending it now",
                                 entry.symbol, entry.order_id)
             elif (entry.role is LegRole.ENTRY and not entry.status.is_final
-                  and entry.order_id.isdigit() and entry.order_id not in self.entry_timeouts):
-                self._spawn(self._entry_timeout(entry.order_id), "entry timeout")
+                  and entry.order_id.isdigit()):
+                self._arm_entry_timeout(entry.order_id)
         reprotected = []
         for position in self.broker_positions.values():
             if position.quantity > 0 and not self.is_protected(position.symbol):

@@ -24,6 +24,7 @@ from backend.core.cancels import (
 )
 from backend.core.exit_plan import base_signal_id, order_ref
 from backend.core.leg_activity import LegActivity, LegFacts, describe_leg, leg_facts
+from backend.core.market_trail import committed_sells
 from backend.core.models import LegRole, OrderRecord, OrderStatus
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ class TraderDesk:
                      if r.signal_id == record.signal_id and r.role in EXIT_ROLES]
             entry = m.entry_of(base_signal_id(record.signal_id))
             held = m.position_quantity(record.symbol)
-            shares = held if entry is None or entry.filled > 0 else 0
+            # Either view of the fill counts: the broker's position or the entry's own status.
+            shares = held if entry is None or entry.filled > 0 or held > 0 else 0
             return exit_cancel_impact(record, group, entry, shares)
         attached = [r for r in m.orders.values() if r.parent_id == record.order_id]
         return other_cancel_impact(record, attached)
@@ -87,7 +89,7 @@ class TraderDesk:
         """
         m = self.m
         symbol = symbol.strip().upper()
-        if m.position_quantity(symbol) <= 0:
+        if self.closable(symbol) <= 0:
             raise CloseRefused(f"There is no open {symbol} position to close.")
         ending = m.live_exits(symbol) + [
             r for r in m.orders.values() if r.symbol == symbol and r.role is LegRole.ENTRY
@@ -100,11 +102,7 @@ class TraderDesk:
             raise CloseRefused(f"IB did not confirm the {symbol} exits cancelled within "
                                f"{CANCEL_CONFIRM_TIMEOUT_S:g} s, so nothing was sold.")
         trade = m._latest_entry(symbol)
-        qty = m.position_quantity(symbol)
-        if trade is not None:
-            # The broker's position report may lag an exit fill: the trade's own count caps it.
-            sold = sum(r.filled for r in m.legs_of(base_signal_id(trade.signal_id)))
-            qty = min(qty, trade.filled - sold)
+        qty = self.closable(symbol)
         if qty <= 0:
             raise CloseRefused(f"The {symbol} position was closed by its exits meanwhile; "
                                "nothing was sold.")
@@ -113,6 +111,16 @@ class TraderDesk:
         m.publish("flattened", symbol=symbol, quantity=qty, order_id=order_id,
                   reason="closed by the trader")
         return order_id
+
+    def closable(self, symbol: str) -> int:
+        """The shares a close may sell: the broker's position, capped by the trade's own
+        count (bought minus sold or being sold), because either report may lag the other."""
+        m = self.m
+        qty = m.position_quantity(symbol)
+        trade = m._latest_entry(symbol)
+        if trade is not None:
+            qty = min(qty, trade.filled - committed_sells(m.trade_orders(trade.signal_id)))
+        return max(qty, 0)
 
     # -- can each leg act now ------------------------------------------------------------
     def leg_activity(self, symbol: str) -> list[LegActivity]:

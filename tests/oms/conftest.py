@@ -122,6 +122,8 @@ async def enter(core, sim, quantity: int = 100, **signal_overrides) -> tuple[str
     manager = core.manager
     entry_id = await manager.execute_entry(signal(**signal_overrides))
     await eventually(lambda: held(sim) == quantity, what="entry filled at the broker")
+    await eventually(lambda: manager.orders[entry_id].filled == quantity,
+                     what="the OMS knows the fill")
     await eventually(lambda: set(legs_by_role(manager, entry_id)) == set(EXITS),
                      what="three exit legs known (the market entry's trail follows the fill)")
     legs = legs_by_role(manager, entry_id)
