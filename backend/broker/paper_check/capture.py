@@ -76,6 +76,7 @@ class WireCapture:
     leg: int = 0
     _rx: bytes = b""
     _awaiting_handshake: bool = False
+    _early: list[Frame] = field(default_factory=list)
     _started: float = field(default_factory=time.monotonic)
 
     @classmethod
@@ -106,7 +107,10 @@ class WireCapture:
             self.client_versions = data[len(GREETING) + 4:].decode("ascii", "replace")
             return
         for frame in split_frames(data)[0]:
-            self.frames.append(Frame(self.leg, "client", frame, self._now()))
+            item = Frame(self.leg, "client", frame, self._now())
+            # ib_insync answers the server's version (startApi) before this capture's
+            # hasData handler sees that version: hold it so the file keeps wire order.
+            (self._early if self._awaiting_handshake else self.frames).append(item)
 
     def on_received(self, data: bytes) -> None:
         frames, self._rx = split_frames(self._rx + data)
@@ -118,6 +122,8 @@ class WireCapture:
                     self.server_version = int(fields[0])
                     self.connection_time = fields[1].decode("utf-8", "replace")
                     self.frames.append(Handshake(self.server_version, self.connection_time))
+                    self.frames += self._early
+                    self._early = []
                     continue
             self.frames.append(Frame(self.leg, "server", frame, self._now()))
 

@@ -79,8 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       capture=args.capture)
     _quiet_ib_insync()
     try:
-        return asyncio.run(run_paper_check(options, ExitParams.from_settings(settings.exits),
-                                           EntryParams.from_settings(settings.entry)))
+        run = asyncio.run(run_paper_check(options, ExitParams.from_settings(settings.exits),
+                                          EntryParams.from_settings(settings.entry)))
+        return run.exit_code
     except NotPaper as exc:
         print(f"{PROG}: {exc}.", file=sys.stderr)
         return EXIT_REFUSED

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from ib_insync import IB, Order
 
+from backend.broker import ib_codes
+
 FINAL_STATUSES = frozenset({"Cancelled", "ApiCancelled", "Filled", "Inactive"})
 WORKING_STATUSES = frozenset({"PreSubmitted", "Submitted"})
 GONE_CODES = frozenset({10147, 10148, 161})
@@ -55,8 +57,10 @@ class OrderSeen:
 
     @property
     def done(self) -> bool:
-        """Ended at the broker, or refused before it was ever released."""
-        return self.status in FINAL_STATUSES or bool(set(self.codes) & GONE_CODES)
+        """Ended at the broker, refused (a code Sigma9's table calls a rejection), or gone
+        by the answer to a cancel."""
+        return (self.status in FINAL_STATUSES or bool(set(self.codes) & GONE_CODES)
+                or any(ib_codes.ends_order(code) for code in self.codes))
 
     def describe(self) -> str:
         """``PreSubmitted(child,trigger) -> Cancelled; 202`` for the evidence column."""

@@ -182,6 +182,8 @@ async def _cancel_stop_then_flatten(ctx: Context, ev: Evidence, ids: list[int]) 
     """The trader's "cancel the stop": IB should end the whole group; then sell the share."""
     await ctx.watch()
     ev.facts["before_cancel"] = {label: s.describe() for label, s in ev.orders.items()}
+    ev.facts["legs_working"] = {label: _working(s) and "child" not in s.why_held
+                                for label, s in ev.orders.items() if label != "entry"}
     ctx.ib.cancelOrder(ev.sent["stop"])
     legs = [s for label, s in ev.orders.items() if label != "entry"]
     ev.facts["group_ended"] = await ctx.until(lambda: all(s.done for s in legs))

@@ -202,8 +202,7 @@ def market_held_outside_rth(ev: Evidence) -> Verdict:
 # -- filled chains ---------------------------------------------------------------------------
 def _protected(ev: Evidence) -> Verdict:
     before = ev.facts["before_cancel"]
-    legs = [ev.orders[label] for label in ("stop", "time_stop", "trail")]
-    ok = all(_working(s) and "child" not in s.why_held for s in legs)
+    ok = all(ev.facts["legs_working"].values())
     return ok, f"filled at {ev.facts['avg_fill']}; " + "; ".join(
         f"{k} {v}" for k, v in before.items() if k != "entry")
 
@@ -219,9 +218,8 @@ def leg_cancel_ends_group(ev: Evidence) -> Verdict:
 
 
 def market_stop_child_works(ev: Evidence) -> Verdict:
-    stop = ev.orders["stop"]
-    return (_working(stop) and "child" not in stop.why_held or stop.saw("Submitted"),
-            f"filled at {ev.facts['avg_fill']}; stop {stop.describe()}")
+    return (ev.facts["legs_working"]["stop"],
+            f"filled at {ev.facts['avg_fill']}; stop {ev.facts['before_cancel']['stop']}")
 
 
 def trail_joins_group(ev: Evidence) -> Verdict:

@@ -50,6 +50,14 @@ class PaperCheckError(Exception):
     """A reason the check cannot run, as one sentence (exit code 1)."""
 
 
+class Disconnected(PaperCheckError):
+    def __init__(self, ctx: Context, during: str) -> None:
+        left = ", ".join(str(i) for i in ctx.open_ids()) or "none known"
+        super().__init__(f"the connection to TWS/IB Gateway was lost during {during}; "
+                         f"check the paper account for orders the check left open "
+                         f"(ids {left}) and for a {ctx.pricing.symbol} position it bought")
+
+
 class NotPaper(PaperCheckError):
     """The account is not a paper account (exit code 2)."""
 
@@ -184,6 +192,8 @@ async def _run_probes(ctx: Context, fills: bool) -> dict[str, report.Result]:
         try:
             evidence = await probe.run(ctx)
         except Exception as exc:  # a probe that breaks must not stop the cleanup
+            if not ctx.ib.isConnected():
+                raise Disconnected(ctx, probe.name) from None
             log.exception("probe %s failed", probe.name)
             evidence = Evidence(missing=f"the probe failed: {exc}")
         for row in rows:
@@ -195,10 +205,11 @@ async def _clean_up(ctx: Context) -> report.Result:
     """Cancel what is open, sell back what was bought, then prove it from the broker."""
     await ctx.cancel(ctx.open_ids(), reserve=0)
     off = await ctx.flatten("end", reserve=0)
-    await ctx.ib.reqOpenOrdersAsync()
-    ours = {t.order.orderId for t in ctx.ib.openTrades()
-            if t.order.clientId == ctx.ib.client.clientId} & set(ctx.sent)
-    still = sorted(i for i in ours | set(ctx.open_ids()))
+    listed = await ctx.ib.reqOpenOrdersAsync()  # the broker's list, not ib_insync's memory
+    ours = {t.order.orderId for t in listed if t.order.clientId == ctx.ib.client.clientId}
+    # Listed but ended (Inactive after a rejection, say) is not left working.
+    still = sorted({i for i in ours & set(ctx.sent) if not ctx.seen(i).done}
+                   | set(ctx.open_ids()))
     ok = not still and off == 0
     detail = (f"{len(ctx.sent)} orders sent, none open; position back to "
               f"{ctx.start_position}" if ok else
@@ -206,38 +217,73 @@ async def _clean_up(ctx: Context) -> report.Result:
     return report.Result(report.CLEANUP_ROW, Outcome.PASS if ok else Outcome.FAIL, detail)
 
 
+@dataclass(frozen=True)
+class RunReport:
+    results: tuple[report.Result, ...]
+    capture: Path
+
+    @property
+    def exit_code(self) -> int:
+        """0 when no row FAILED (CANNOT-CHECK and SKIPPED rows are not failures), else 1."""
+        return 1 if any(r.outcome is Outcome.FAIL for r in self.results) else 0
+
+    def outcome(self, key: str) -> Outcome:
+        return next(r.outcome for r in self.results if r.row.key == key)
+
+
+async def _checks(ib: IB, server_log: ServerLog, options: Options, account: str,
+                  exits: ExitParams, entry: EntryParams, out: Callable[[str], None],
+                  now: Callable[[], datetime], run_id: str) -> dict[str, report.Result]:
+    session = session_at(now())
+    for line in report.announce(options, account, session,
+                                not_checkable_now(options.fills, session)):
+        out(line)
+    contract, tick = await _qualify(ib, options.symbol)
+    reference = await _reference(ib, contract, min(options.timeout, 5.0))
+    pricing = Pricing(contract.symbol, contract.conId, tick, reference, account, exits, entry)
+    ctx = Context(ib, server_log, contract, pricing, run_id=run_id, now=now, session=session,
+                  timeout=options.timeout, settle=options.settle)
+    ctx.start_position = ctx.position()
+    out(f"Reference price {reference} (tick {tick}); far-from-market prices "
+        f"{pricing.far_below()} / {pricing.far_above()}.")
+    try:
+        results = await _run_probes(ctx, options.fills)
+    finally:  # even a failure halfway must not leave the check's orders working
+        if ib.isConnected():
+            cleanup = await _clean_up(ctx)
+    if not ib.isConnected():
+        raise Disconnected(ctx, "the clean-up")
+    results[cleanup.row.key] = cleanup
+    return results
+
+
 async def run_paper_check(options: Options, exits: ExitParams, entry: EntryParams,
                           out: Callable[[str], None] = print,
-                          now: Callable[[], datetime] = utc_now) -> int:
-    """Run a check; returns the exit code (0: no FAIL, 1: a FAIL; raises PaperCheckError)."""
+                          now: Callable[[], datetime] = utc_now) -> RunReport:
+    """One check: prints as it goes, writes the capture; raises PaperCheckError (a
+    sentence) when it cannot connect, the account is not paper, or the symbol is unknown.
+
+    ``now`` is the clock the sessions and the time stop's goodAfterTime are read from
+    (tests give the simulator's clock, so both agree on the session).
+    """
     ib = IB()
     capture = WireCapture.attach(ib)
     server_log = ServerLog.attach(ib, options.client_id)
     started = now()
     account = await _connect(ib, options)
+    results: dict[str, report.Result] = {}
+    path = options.capture or default_capture_path(started)
     try:
-        session = session_at(now())
-        for line in report.announce(options, account, session,
-                                    not_checkable_now(options.fills, session)):
-            out(line)
-        contract, tick = await _qualify(ib, options.symbol)
-        reference = await _reference(ib, contract, min(options.timeout, 5.0))
-        pricing = Pricing(contract.symbol, contract.conId, tick, reference, account, exits,
-                          entry)
-        ctx = Context(ib, server_log, contract, pricing, run_id=f"pc{started:%m%d%H%M%S}",
-                      now=now, session=session, timeout=options.timeout,
-                      settle=options.settle)
-        ctx.start_position = ctx.position()
-        out(f"Reference price {reference} (tick {tick}); far-from-market prices "
-            f"{pricing.far_below()} / {pricing.far_above()}.")
-        results = await _run_probes(ctx, options.fills)
-        results[report.CLEANUP_ROW.key] = await _clean_up(ctx)
+        results = await _checks(ib, server_log, options, account, exits, entry, out, now,
+                                run_id=f"pc{started:%m%d%H%M%S}")
+    except ConnectionError as exc:  # ib_insync's "Not connected" outside a probe
+        raise PaperCheckError(f"the connection to {options.host}:{options.port} was lost "
+                              f"({exc})") from None
     finally:
         ib.disconnect()
+        capture.write(path, report.capture_header(options, started, capture.server_version,
+                                                  list(results.values())), account)
     for line in report.table(list(results.values())):
         out(line)
-    path = options.capture or default_capture_path(started)
-    capture.write(path, report.capture_header(options, started, capture.server_version,
-                                              list(results.values())), account)
     out(f"Wire capture written to {path} (attach it to a bug report).")
-    return 1 if any(r.outcome is Outcome.FAIL for r in results.values()) else 0
+    return RunReport(tuple(results.values()), path)
