@@ -20,7 +20,7 @@ from ib_insync import IB, LimitOrder, MarketOrder, PriceCondition, Stock, StopOr
 from backend.sim import SimThread
 from backend.sim.cli import build_parser, config_from_args
 from tests.sim.conftest import connect, quiet_config, wait_until
-from tests.sim.orderkit import dec, settle, wait_status
+from tests.sim.orderkit import dec, wait_status
 
 ET = ZoneInfo("America/New_York")
 ACCOUNT = "DU1234567"
@@ -99,9 +99,8 @@ def test_market_order_after_hours_is_held_with_399_and_fills_at_the_open(sim, ib
         observer.disconnect()
 
     sim.set_time(et(25, 4, 0))  # the pre-market does not release a MKT order
-    sim.set_time(et(25, 9, 29, 59))
-    settle(ib)
-    assert trade.orderStatus.status == "PreSubmitted" and sim.executions() == []
+    sim.set_time(et(25, 9, 29, 59))  # set_time evaluates every order before it returns
+    assert sim.order(trade.order.orderId)["held_by"] == "session" and sim.executions() == []
     sim.set_time(et(25, 9, 30))
     wait_status(ib, trade, "Filled")
     assert trade.orderStatus.avgFillPrice == pytest.approx(100.01)  # the ask at the open
@@ -112,8 +111,7 @@ def test_market_order_during_regular_hours_fills_at_once_without_warnings(sim, i
                                                                             warnings):
     sim.set_time(et(25, 10, 0))
     trade = place(ib, aapl, MarketOrder("BUY", 5))
-    wait_status(ib, trade, "Filled")
-    settle(ib)
+    wait_status(ib, trade, "Filled")  # any warning is sent before the fill, so it is here
     assert warnings.of(trade) == []
     assert sim.positions()["AAPL"]["qty"] == 5
 
@@ -139,8 +137,7 @@ def test_limit_with_outside_rth_trades_in_the_extended_sessions(sim, ib, aapl, w
                                                                  moment):
     sim.set_time(moment)
     trade = place(ib, aapl, LimitOrder("BUY", 10, 101.00, outsideRth=True, tif="GTC"))
-    wait_status(ib, trade, "Filled")
-    settle(ib)
+    wait_status(ib, trade, "Filled")  # warnings precede the fill on the wire
     assert warnings.of(trade) == []  # IB keeps outsideRth on a LMT: no 2109, no 399
     assert sim.positions()["AAPL"]["qty"] == 10
 
@@ -318,8 +315,7 @@ def test_day_orders_expire_at_the_close_or_at_20_with_outside_rth_and_gtc_carrie
     for trade in (day, extended, gtc):
         wait_status(ib, trade, "Submitted")
     sim.set_time(et(24, 15, 59, 59))
-    settle(ib)
-    assert day.orderStatus.status == "Submitted"
+    assert sim.order(day.order.orderId)["status"] == "Submitted"
     sim.set_time(et(24, 16, 0))
     wait_status(ib, day, "Cancelled")
     assert extended.orderStatus.status == "Submitted"  # works on in the after hours
