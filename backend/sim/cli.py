@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import NoReturn
 
 from backend.sim import scenario
+from backend.sim.admission import LOOPBACK, check_bind, describe
 from backend.sim.config import SESSION_MODES, SimConfig
 from backend.sim.server import SimServer
 
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sigma9-sim", description="A local TWS for Sigma9 and "
                 "any TWS API client, over a simulated market and broker.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    p.add_argument("--trusted", default="", metavar="ADDR[,NETWORK...]",
+                   help="addresses besides loopback that may connect (TWS's Trusted IPs); "
+                        "needed to bind anything but loopback")
     p.add_argument("--port", type=int, default=4002, help="TCP port (0 picks a free one)")
     p.add_argument("--symbols", default="AAPL,MSFT,TSLA", help="comma-separated symbols")
     p.add_argument("--seed", type=int, default=7)
@@ -84,8 +88,11 @@ def config_from_args(args: argparse.Namespace, scenario_name: str | None = None)
         raise ValueError("--cash and commissions must be numbers") from None
     if not args.account.strip():
         raise ValueError("--account must not be empty")
+    trusted = (*LOOPBACK, *(t.strip() for t in args.trusted.split(",") if t.strip()))
+    check_bind(args.host, trusted)  # refused as "--host …"/"--trusted …", before SimConfig
     try:
         return SimConfig(host=args.host, port=args.port, symbols=symbols, seed=args.seed,
+                         trusted=trusted,
                          tick_interval_s=args.tick_interval, volatility=args.volatility,
                          drift=args.drift, account=args.account.strip(), starting_cash=cash,
                          commission_per_share=per_share, commission_min=minimum,
@@ -113,7 +120,8 @@ async def serve(config: SimConfig, scripts: list[dict]) -> None:
         note += (f"; US-equity sessions, now "
                  f"{server.broker.sessions.session(server.clock.now()).value}")
     print(f"sigma9-sim: serving {','.join(server.market.symbols)} on "
-          f"{config.host}:{server.port} (account {config.account}){note}; Ctrl+C stops",
+          f"{config.host}:{server.port} (account {config.account}){note}; "
+          f"trusted: {describe(config.trusted)}; Ctrl+C stops",
           flush=True)
     try:
         await stop.wait()  # SIGTERM (a process manager) stops as cleanly as Ctrl+C

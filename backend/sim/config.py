@@ -27,6 +27,23 @@ class SimConfig:
     server_version_max: int = 178
     master_client_id: int | None = None
     """A client id that sees every client's executions, as TWS's "Master API client ID"."""
+    # What a hostile network cannot do (docs/simulator.md, "Server limits and trust").
+    trusted: tuple[str, ...] = ("127.0.0.0/8", "::1")
+    """Addresses or networks that may connect (TWS's "Trusted IPs"); others are refused."""
+    max_clients: int = 32
+    """Connections at once, handshaking ones included (TWS serves up to 32 API clients)."""
+    handshake_timeout_s: float = 10.0
+    """A connection that has not completed startApi by then is closed."""
+    max_request_bytes: int = 128 * 1024
+    """A larger length prefix on a request closes the connection at once."""
+    message_deadline_s: float = 10.0
+    """A request whose first bytes arrived must be complete by then, or the link closes."""
+    max_write_buffer_bytes: int = 8 * 1024 * 1024
+    """Replies waiting for a client that does not read; past this it is disconnected."""
+    socket_send_buffer_bytes: int | None = None
+    """The kernel's send buffer per client (SO_SNDBUF); None keeps the OS's autotuning."""
+    max_market_data_lines: int = 100
+    """Streaming reqMktData lines across all clients (IB's default allowance); then 101."""
     history_days: int = 2
     start_prices: dict[str, Decimal] = field(default_factory=dict)
     scenario: str | None = None
@@ -43,6 +60,12 @@ class SimConfig:
     simulator's clock (pre-market, regular hours, after hours, closed; ``sessions.py``)."""
 
     def __post_init__(self) -> None:
+        from backend.sim.admission import check_bind  # also refuses a malformed trusted entry
+
+        check_bind(self.host, self.trusted)
+        if min(self.max_clients, self.max_request_bytes, self.max_write_buffer_bytes,
+               self.handshake_timeout_s, self.message_deadline_s) <= 0:
+            raise ValueError("connection limits and timeouts must be positive")
         if self.sessions not in SESSION_MODES:
             raise ValueError(f"unknown sessions mode {self.sessions!r} "
                              f"(one of: {', '.join(SESSION_MODES)})")

@@ -222,3 +222,17 @@ def _parse_tail(cur: Cursor, spec: OrderSpec, contract: ContractRef, order_type:
 def parse_contract_request(fields: list[str], start: int, what: str) -> tuple[Cursor, ContractRef]:
     cur = Cursor(fields, start, what)
     return cur, cur.contract()
+
+
+REQUEST_NAMES: dict[int, str] = {
+    1: "reqMktData", 2: "cancelMktData", 3: "placeOrder", 4: "cancelOrder",
+    5: "reqOpenOrders", 6: "reqAccountUpdates", 7: "reqExecutions", 8: "reqIds",
+    9: "reqContractDetails", 14: "reqNewsBulletins", 15: "reqAutoOpenOrders",
+    16: "reqAllOpenOrders", 17: "reqManagedAccts", 20: "reqHistoricalData",
+    25: "cancelHistoricalData", 49: "reqCurrentTime", 58: "reqGlobalCancel",
+    59: "reqMarketDataType", 61: "reqPositions", 62: "reqAccountSummary",
+    63: "cancelAccountSummary", 64: "cancelPositions", 71: "startApi",
+    76: "reqAccountUpdatesMulti", 77: "cancelAccountUpdatesMulti", 92: "reqPnL",
+    93: "cancelPnL", 99: "reqCompletedOrders",
+}
+"""IB's names of the requests the simulator answers, by message id (for the log)."""

@@ -3,6 +3,11 @@
 ``SimServer`` runs on an asyncio loop (in-process or in a thread, see
 ``control.SimThread``). It owns the clock, the market and the broker, so
 orders and positions outlive any connection.
+
+It admits only trusted peers, up to ``max_clients`` at once (``admission``), and routes
+each broker report to the sessions TWS would tell: the order's own client, a client that
+cancelled it, and the Master API client. A report that fails for one session is logged
+once and never stops the others.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from backend.sim import messages
 from backend.sim.account import Position, money
+from backend.sim.admission import Admission, Notices, describe
 from backend.sim.broker import Broker
 from backend.sim.clock import SimClock
 from backend.sim.config import SimConfig
@@ -40,6 +47,9 @@ class SimServer:
         self._tasks: list[asyncio.Task] = []
         self.port = self.config.port
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.admission = Admission(self.config.trusted, self.config.max_clients)
+        self.notices = Notices(log)
+        self._failed: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
@@ -49,8 +59,9 @@ class SimServer:
         self._server = await asyncio.start_server(self._accept, self.config.host, self.config.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="sim-ticks"))
-        log.info("sigma9-sim serving %s on %s:%s", ",".join(self.market.symbols),
-                 self.config.host, self.port)
+        log.info("sigma9-sim serving %s on %s:%s; trusted: %s; at most %s clients",
+                 ",".join(self.market.symbols), self.config.host, self.port,
+                 describe(self.config.trusted), self.config.max_clients)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -72,6 +83,13 @@ class SimServer:
             await self.stop()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        host = peer[0] if peer else None
+        refusal = self.admission.refusal(host, len(self.sessions))
+        if refusal is not None:  # closed before the handshake: no message format exists yet
+            self.notices.warn(refusal.kind, f"refused connection from {host}: {refusal.text}")
+            writer.close()
+            return
         session = Session(self, reader, writer)
         self.sessions.append(session)
         await session.run()
@@ -85,6 +103,30 @@ class SimServer:
 
     def client_in_use(self, client_id: int) -> bool:
         return any(s.ready and not s.closed and s.client_id == client_id for s in self.sessions)
+
+    def market_data_lines(self) -> int:
+        """Streaming reqMktData lines across every client: IB's allowance is the account's."""
+        return sum(len(s.mkt_subs) for s in self.sessions if not s.closed)
+
+    def internal_error(self, what: str, who: str) -> None:
+        """Log a bug with its traceback the first time ``what`` fails; after that quietly."""
+        if what in self._failed:
+            log.debug("internal error again in %s for %s", what, who, exc_info=True)
+            return
+        self._failed.add(what)
+        log.exception("internal simulator error in %s for %s (logged once; the request, if "
+                      "any, was answered with error 320)", what, who)
+
+    def _each(self, sessions: Iterable[Session], what: str,
+              deliver: Callable[[Session], None]) -> None:
+        """``deliver`` to each session; one session's failure is logged and skipped."""
+        for s in list(sessions):
+            if s.closed:
+                continue
+            try:
+                deliver(s)
+            except Exception:
+                self.internal_error(what, s.who)
 
     async def _tick_loop(self) -> None:
         last_push = self.clock.now()
@@ -129,35 +171,41 @@ class SimServer:
         for session in list(self.sessions):
             session.close()
 
-    def _sessions_of(self, client_id: int) -> list[Session]:
-        return [s for s in self.sessions if s.ready and s.client_id == client_id]
+    def _sessions_of(self, client_id: int, with_master: bool = True) -> list[Session]:
+        """A client's sessions and the Master API client's, which "will automatically
+        receive order status and trade callbacks from orders placed from other clients"
+        (IB's TWS API guide, placing orders; its executions page: commission reports of all
+        clients need the Master client ID)."""
+        master = self.config.master_client_id if with_master else None
+        return [s for s in self.sessions if s.ready and not s.closed and (
+            s.client_id == client_id or (master is not None and s.client_id == master))]
 
     # -- BrokerListener ------------------------------------------------------
     def order_update(self, order: WorkingOrder, open_order: bool) -> None:
-        for s in self._sessions_of(order.client_id):
+        def deliver(s: Session) -> None:
             if open_order:
                 s.send(messages.open_order(order, s.version))
             s.send(messages.order_status(order))
+        self._each(self._sessions_of(order.client_id), "an order update", deliver)
 
     def execution(self, record: ExecutionRecord) -> None:
-        for s in self._sessions_of(record.client_id):
-            s.send(messages.exec_details(-1, record, s.version))
+        self._each(self._sessions_of(record.client_id), "an execution",
+                   lambda s: s.send(messages.exec_details(-1, record, s.version)))
 
     def commission(self, record: ExecutionRecord) -> None:
-        for s in self._sessions_of(record.client_id):
-            s.send(messages.commission_report(record))
+        self._each(self._sessions_of(record.client_id), "a commission report",
+                   lambda s: s.send(messages.commission_report(record)))
 
     def order_error(self, client_id: int, order_id: int, code: int, text: str) -> None:
         log.info("order %s/%s: error %s %s", client_id, order_id, code, text)
-        for s in self._sessions_of(client_id):
-            s.error(order_id, code, text)
+        self._each(self._sessions_of(client_id, with_master=False), "an order error",
+                   lambda s: s.error(order_id, code, text))
 
     def position_update(self, position: Position) -> None:
         acct = self.config.account
-        for s in self.sessions:
-            if s.ready and s.positions_sub:
-                s.send(messages.position(acct, position.instrument, position.qty,
-                                         position.avg_cost))
+        self._each((s for s in self.sessions if s.ready and s.positions_sub), "a position",
+                   lambda s: s.send(messages.position(acct, position.instrument, position.qty,
+                                                      position.avg_cost)))
         self._push_account(positions=[position])
 
     # -- account pushes ------------------------------------------------------
@@ -201,20 +249,18 @@ class SimServer:
         s.send([94, req_id, money(realized + unrealized), money(unrealized), money(realized)])
 
     def _push_account(self, positions: list[Position] | None = None) -> None:
-        for s in self.sessions:
-            if not s.ready:
-                continue
+        def push(s: Session) -> None:
             if s.account_updates:
                 self.send_account_snapshot(s, positions)
-            for req_id in s.multi_subs:
+            for req_id in list(s.multi_subs):
                 self.send_account_multi(s, req_id)
-            for req_id in s.pnl_subs:
+            for req_id in list(s.pnl_subs):
                 self.send_pnl(s, req_id)
+        self._each((s for s in self.sessions if s.ready), "an account update", push)
 
     def _on_market(self, symbol: str) -> None:
-        for s in self.sessions:
-            if s.ready:
-                s.on_market(symbol)
+        self._each((s for s in self.sessions if s.ready), "market data",
+                   lambda s: s.on_market(symbol))
 
     # -- what-if -------------------------------------------------------------
     def what_if(self, s: Session, spec: OrderSpec) -> None:

@@ -1,8 +1,11 @@
 """One client connection: handshake, request dispatch and its subscriptions.
 
-A request that cannot be parsed is answered with error 320 and logged; the
-session keeps serving. Only a broken byte stream (no API prefix, absurd
-length) ends the connection, since framing cannot be recovered.
+A request that cannot be parsed is answered with error 320 and logged; a number no
+price or quantity can be, with 321; an internal error while answering one request
+answers that request (320, with its id) and is logged once per request name. The
+session keeps serving. Only a broken byte stream (no API prefix, an oversized length)
+or a bound of ``link.Link`` (a stalled handshake or request, a client that stopped
+reading) ends the connection.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from typing import TYPE_CHECKING
 from backend.sim import marketdata as md
 from backend.sim import messages
 from backend.sim.history import HistoryRequestError
-from backend.sim.requests import Cursor, parse_place_order
+from backend.sim.link import Limits, Link
+from backend.sim.requests import REQUEST_NAMES, Cursor, parse_place_order
 from backend.sim.session_account import AccountRequests
 from backend.sim.timefmt import TimeFormatError, parse_ib_time
-from backend.sim.wire import FrameReader, FramingError, ProtocolError, frame
+from backend.sim.wire import FramingError, OutOfRange, ProtocolError, frame
 
 if TYPE_CHECKING:
     from backend.sim.server import SimServer
@@ -33,15 +37,15 @@ _REQ_ID_INDEX = {"1": 2, "2": 2, "3": 1, "4": 2, "7": 2, "9": 2, "20": 1, "25": 
                  "76": 2, "77": 2, "92": 1, "93": 1}
 """Where each request carries its request (or order) id."""
 _HELLO = re.compile(r"^v(\d{1,9})(?:\.\.(\d{1,9}))?(?:\s.*)?$", re.DOTALL)
+TOO_MANY_TICKERS = "Max number of tickers has been reached."
+"""Error 101's text (IB's API message codes)."""
 
 
 class Session(AccountRequests):
     def __init__(self, server: SimServer, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
         self.server = server
-        self.reader = reader
-        self.writer = writer
-        self.frames = FrameReader()
+        self.link = Link(reader, writer, Limits.of(server.config), self._link_ended)
         self.version = 0
         self.client_id: int | None = None
         self.ready = False
@@ -69,6 +73,10 @@ class Session(AccountRequests):
         }
 
     # -- transport -----------------------------------------------------------
+    @property
+    def who(self) -> str:
+        return f"{self.peer} (clientId {self.client_id})" if self.ready else self.peer
+
     def send(self, fields: list[object]) -> None:
         if self.closed:
             return
@@ -76,41 +84,52 @@ class Session(AccountRequests):
         if self.server.frozen:
             self._held.append(data)
         else:
-            self.writer.write(data)
+            self.link.write(data)
 
     def flush_held(self) -> None:
         held, self._held = self._held, []
         for data in held:
-            if not self.closed:
-                self.writer.write(data)
+            self.link.write(data)
 
     def error(self, req_id: int, code: int, text: str) -> None:
         self.send(messages.error(req_id, code, text))
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.writer.close()
+        """Flush what is queued, close, and let go of everything this session held."""
+        self.link.close()
+        self._ended()
+
+    def _link_ended(self, kind: str, reason: str) -> None:
+        self.server.notices.warn(kind, f"closing {self.who}: {reason}")
+        self._ended()
+
+    def _ended(self) -> None:
+        self.closed = True
+        self._held = []
+        self.mkt_subs.clear()
+        self.bar_subs.clear()
+        self.multi_subs.clear()
+        self.pnl_subs.clear()
+        self.account_updates = self.positions_sub = False
 
     async def run(self) -> None:
         try:
             while not self.closed:
-                data = await self.reader.read(65536)
-                if not data:
-                    break
                 try:
-                    batch = self.frames.feed(data)
+                    batch = await self.link.read(self.ready)
                 except FramingError as exc:
-                    log.warning("closing %s: %s", self.peer, exc)
+                    self.server.notices.warn("framing", f"closing {self.who}: {exc}")
                     if self.version:  # before the handshake no message format is agreed
                         self.error(-1, 320, f"Error reading request: {exc}")
+                    break
+                if batch is None:
                     break
                 for fields in batch:
                     await self.server.wait_unfrozen()
                     if self.closed:
                         break
                     self.handle(fields)
-                await self.writer.drain()
+                await self.link.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -121,22 +140,28 @@ class Session(AccountRequests):
         if not self.version:
             self.handshake(fields)
             return
+        head = fields[0].strip() if fields else ""
+        msg_id = int(head) if head.isdigit() and len(head) <= 9 else None
+        name = REQUEST_NAMES.get(msg_id or 0, f"message {fields[:1]}")
         try:
             if not self.ready:
                 self.start_api(fields)
             else:
-                head = fields[0].strip() if fields else ""
-                msg_id = int(head) if head.isdigit() and len(head) <= 9 else None
                 handler = self.handlers.get(msg_id) if msg_id is not None else None
                 if handler is None:
                     raise ProtocolError(f"unknown or unsupported message id {fields[:1]}")
                 handler(fields)
+        except OutOfRange as exc:
+            log.warning("client %s sent %s with %s", self.who, name, exc)
+            self.error(self._req_id_of(fields), 321,
+                       f"Error validating request.-'bO' : cause - {exc}")
         except ProtocolError as exc:
-            log.warning("client %s sent a request that cannot be parsed: %s", self.peer, exc)
+            log.warning("client %s sent a request that cannot be parsed: %s", self.who, exc)
             self.error(self._req_id_of(fields), 320, f"Error reading request: {exc}")
-        except Exception as exc:  # a bug here must not take the server down
-            log.exception("error handling %s from %s", fields[:3], self.peer)
-            self.error(-1, 320, f"Error reading request: internal simulator error {exc!r}")
+        except Exception as exc:  # a bug answers this request and must break nothing else
+            self.server.internal_error(name, self.who)
+            self.error(self._req_id_of(fields), 320, "Error reading request: internal "
+                       f"simulator error while answering {name}: {exc.__class__.__name__}")
 
     @staticmethod
     def _req_id_of(fields: list[str]) -> int:
@@ -300,6 +325,11 @@ class Session(AccountRequests):
         if inst is None:
             self.error(req_id, 200, "No security definition has been found for the request")
             return
+        lines = self.server.market_data_lines()
+        if not snapshot and req_id not in self.mkt_subs and (
+                lines >= self.server.config.max_market_data_lines):
+            self.error(req_id, 101, TOO_MANY_TICKERS)  # IB's allowance is per account
+            return
         for msg in md.subscription_preamble(req_id, inst, 1):
             self.send(msg)
         for msg in md.tick_messages(req_id, self.server.market.quote(inst.symbol), False):
@@ -333,13 +363,14 @@ class Session(AccountRequests):
         self.bar_subs.pop(Cursor(fields, 2, "cancelHistoricalData").int("reqId") or 0, None)
 
     def on_market(self, symbol: str) -> None:
+        """Ticks and bar updates; a send may end a slow reader's session midway (copies)."""
         quote = self.server.market.quote(symbol)
-        for sub in self.mkt_subs.values():
+        for sub in list(self.mkt_subs.values()):
             if sub.symbol == symbol:
                 for msg in md.tick_messages(sub.req_id, quote, sub.delayed):
                     self.send(msg)
         if self.bar_subs:
             bars = self.server.market.history(symbol)
-            for sub in self.bar_subs.values():
-                if sub.symbol == symbol:
-                    self.send(md.bar_update(sub, bars))
+            for bar_sub in list(self.bar_subs.values()):
+                if bar_sub.symbol == symbol:
+                    self.send(md.bar_update(bar_sub, bars))

@@ -13,7 +13,8 @@ import struct
 from decimal import Decimal, InvalidOperation
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-"""Larger length prefixes are treated as a framing violation (TWS caps requests too)."""
+"""The default bound of a ``FrameReader``: what a client accepts from a server (a long
+history reply). The server reads requests with ``SimConfig.max_request_bytes``, far less."""
 
 UNSET_INT = 2147483647
 UNSET_LONG = 9223372036854775807
@@ -29,10 +30,19 @@ _DBL_MAX_PREFIX = "1.797693134862"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_EXPONENT = 308
 """TWS keeps prices and sizes in doubles: a number outside their range is not a price."""
+MAX_INTEGER_DIGITS = 12
+"""No price or quantity reaches a trillion (10**12). Bounding them where they are read
+keeps every later product (value, margin, commission, formatted to the cent) inside
+Decimal's 28 digits: a 1e28 quantity once broke every reply that formatted it."""
 
 
 class ProtocolError(ValueError):
     """A request that cannot be parsed; answered with error 320, never fatal."""
+
+
+class OutOfRange(ProtocolError):
+    """A number no price or quantity can be: answered with error 321 (a validation error,
+    as TWS answers a value it can read but not accept), never stored."""
 
 
 class FramingError(ProtocolError):
@@ -83,8 +93,9 @@ def parse_decimal(text: str, name: str = "field") -> Decimal | None:
         raise ProtocolError(f"{name}: expected a number, got {text!r}") from None
     if not value.is_finite():
         raise ProtocolError(f"{name}: expected a finite number, got {text!r}")
-    if value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
-        raise ProtocolError(f"{name}: {text!r} is out of range")
+    if value and not -MAX_EXPONENT <= value.adjusted() < MAX_INTEGER_DIGITS:
+        raise OutOfRange(f"{name} {text.strip()[:40]!r} is out of range "
+                         f"(a price or quantity is below 1E+{MAX_INTEGER_DIGITS})")
     return value
 
 
@@ -126,11 +137,11 @@ def fmt(value: object) -> str:
 
 
 def fmt_decimal(value: Decimal) -> str:
-    """``100`` not ``1E+2``; ``101.25`` not ``101.2500``."""
+    """``100`` not ``1E+2``; ``101.25`` not ``101.2500``. Never raises: ``quantize`` did for
+    integers of 28 digits or more, which broke a whole reply (issue 8 §5)."""
     if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
-    text = format(value.normalize(), "f")
-    return text
+        return format(value.to_integral_value(), "f")
+    return format(value.normalize(), "f")
 
 
 def frame(fields: list[object] | tuple[object, ...]) -> bytes:
@@ -149,9 +160,20 @@ class FrameReader:
     ``expect_api_prefix`` handles that once.
     """
 
-    def __init__(self, expect_api_prefix: bool = True) -> None:
+    def __init__(self, expect_api_prefix: bool = True,
+                 max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self._buffer = bytearray()
         self._need_prefix = expect_api_prefix
+        self.max_message_bytes = max_message_bytes
+
+    @property
+    def pending(self) -> int:
+        """Bytes of a message (or of the API prefix) that has begun but not ended."""
+        return len(self._buffer)
+
+    def clear(self) -> None:
+        """Drop whatever is buffered (the connection is gone)."""
+        self._buffer = bytearray()
 
     def feed(self, data: bytes) -> list[list[str]]:
         self._buffer.extend(data)
@@ -167,8 +189,8 @@ class FrameReader:
             self._need_prefix = False
         while len(self._buffer) >= 4:
             (length,) = struct.unpack(">I", self._buffer[:4])
-            if length > MAX_MESSAGE_BYTES:
-                raise FramingError(f"message length {length} exceeds {MAX_MESSAGE_BYTES}")
+            if length > self.max_message_bytes:
+                raise FramingError(f"message length {length} exceeds {self.max_message_bytes}")
             if len(self._buffer) < 4 + length:
                 break
             payload = bytes(self._buffer[4 : 4 + length])
