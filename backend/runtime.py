@@ -24,6 +24,8 @@ def wire(connector: IBKRConnector, manager: OrderManager) -> None:
     connector.order_status.connect(manager.on_order_status)
     connector.order_filled.connect(manager.on_fill)
     connector.order_error.connect(manager.on_order_error)
+    connector.order_warning.connect(manager.on_order_warning)
+    connector.order_unknown_code.connect(manager.on_unknown_code)
     connector.positions_update.connect(manager.on_positions)
     connector.tick.connect(manager.on_tick)
 

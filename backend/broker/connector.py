@@ -10,6 +10,10 @@ Reconnect: a drop that Sigma9 did not ask for starts a backoff loop
 and ``reconnected`` is emitted so the OrderManager reconciles with the
 broker. Codes 1100/1101/1102 (TWS lost / regained IB's servers) are
 reflected in the connection state; 1101 also resubscribes market data.
+
+Every other IB code is decided by the table in ``ib_codes`` (docs/ib-codes.md): only a
+rejection ends an order; a warning leaves it working; an unknown code, or a refused cancel,
+makes the connector re-read the order from the broker before anything is decided.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from decimal import Decimal
 from ib_insync import IB, Contract, Stock, Trade
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from backend.broker import mapping
+from backend.broker import ib_codes, mapping
 from backend.broker.errors import (
     BrokerError,
     ConnectFailed,
@@ -34,6 +38,7 @@ from backend.broker.errors import (
     explain_connect_failure,
 )
 from backend.broker.market_data import MarketDataFeed
+from backend.broker.order_codes import OrderCodes
 from backend.core.exit_plan import ExitParams, build_exit_group, parse_order_ref
 from backend.core.models import (
     ConnectionState,
@@ -48,11 +53,9 @@ from backend.core.models import (
 )
 
 log = logging.getLogger("sigma9.broker")
-CONNECTION_CODES = {1100: ConnectionState.BROKER_LOST, 1101: ConnectionState.CONNECTED,
-                    1102: ConnectionState.CONNECTED}
-INFO_CODES = frozenset({2104, 2106, 2158, 2108, 2107, 2119, 202, 399, 1101, 1102})
-CANCEL_REFUSED_CODES = frozenset({10147, 10148, 161})
-"""A cancel that came too late: the order itself is fine (or already done), not failed."""
+INFO_CODES = ib_codes.codes_of(ib_codes.CodeClass.INFO, ib_codes.CodeClass.CANCEL_CONFIRM) | {
+    1101, 1102}
+"""Codes that are news, not trouble (the headless log leaves them out)."""
 
 
 class IBKRConnector(QObject):
@@ -64,7 +67,9 @@ class IBKRConnector(QObject):
     order_status = pyqtSignal(object)  # OrderRecord, on every status change
     order_filled = pyqtSignal(object)  # FillRecord, once its commission is known
     order_cancelled = pyqtSignal(object)  # OrderRecord
-    order_error = pyqtSignal(str, str)  # order_id, message
+    order_error = pyqtSignal(str, str)  # order_id, message: IB ended the order (a rejection)
+    order_warning = pyqtSignal(str, int, str)  # order_id, code, text: the order keeps working
+    order_unknown_code = pyqtSignal(str, int, str)  # order_id, code, text: re-read follows
     positions_update = pyqtSignal(list)  # list[Position]
     broker_message = pyqtSignal(int, str)  # code, text: warnings and info for the log panel
     tick = pyqtSignal(object)  # Quote
@@ -86,7 +91,9 @@ class IBKRConnector(QObject):
         self._reconnect_task: asyncio.Task | None = None
         self._saw_326 = False
         self._refused: asyncio.Future | None = None
+        self._tasks: set[asyncio.Task] = set()
         self.market = MarketDataFeed(self)
+        self.codes = OrderCodes(self)
         ib = self.ib
         ib.orderStatusEvent += self._on_order_status
         ib.commissionReportEvent += self._on_commission
@@ -335,10 +342,15 @@ class IBKRConnector(QObject):
     def get_executions(self) -> list[FillRecord]:
         return [mapping.fill_to_record(f) for f in self.ib.fills()]
 
+    async def reread_order(self, order_id: str) -> OrderRecord | None:
+        """The broker's own word on one order, on ``order_status`` (``OrderCodes.reread``)."""
+        return await self.codes.reread(order_id)
+
     async def refresh(self) -> None:
         """Re-read open orders and executions from the broker (after a reconnect)."""
         self._require_connection()
-        await self.ib.reqOpenOrdersAsync()
+        async with self.codes.open_orders_lock:
+            await self.ib.reqOpenOrdersAsync()
         await self.ib.reqExecutionsAsync()
 
     def order(self, order_id: str) -> OrderRecord | None:
@@ -359,6 +371,8 @@ class IBKRConnector(QObject):
         return mapping.trade_to_record(trade, role, signal_id)
 
     def _on_order_status(self, trade: Trade) -> None:
+        if self.codes.undo_local_cancel(trade):
+            return
         record = self._record(trade)
         self.order_status.emit(record)
         if trade.orderStatus.status in ("Cancelled", "ApiCancelled"):
@@ -378,15 +392,28 @@ class IBKRConnector(QObject):
             self._saw_326 = True
             if self._refused is not None and not self._refused.done():
                 self._refused.set_result(True)
-        if code in CONNECTION_CODES:
-            self._set_state(CONNECTION_CODES[code], f"TWS: {text}")
+        rule = ib_codes.rule(code)
+        if rule.connection_state is not None:
+            self._set_state(rule.connection_state, f"TWS: {text}")
             if code == 1101:
-                asyncio.get_event_loop().create_task(self.market.resubscribe())
+                self._spawn(self.market.resubscribe())
         trade = self._trade(str(req_id)) if req_id > 0 else None
-        if (trade is not None and code not in INFO_CODES | CANCEL_REFUSED_CODES
-                and not 2100 <= code < 2200):
-            self.order_error.emit(str(req_id), f"IB error {code}: {text}")
+        if trade is not None:
+            self.codes.on_order_code(trade, rule, text)
         elif req_id > 0 and self.market.owns_request(req_id):
             self.market.on_error(req_id, code, text)
         else:
             self.broker_message.emit(code, text)
+
+    def _spawn(self, coro) -> None:
+        """Run ``coro`` on the loop, keep a reference, and log (never swallow) its failure."""
+        task = asyncio.get_event_loop().create_task(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("broker task failed: %s", t.exception())
+
+        task.add_done_callback(done)
+
