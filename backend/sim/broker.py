@@ -55,6 +55,8 @@ class Broker(OrderEntry):
         self.paused = False
         """While True the periodic clock pass is skipped, so tests step matching themselves."""
         self._reject_queue: list[tuple[Rejection, Callable[[OrderSpec], bool]]] = []
+        self._warn_queue: list[tuple[int, str, Callable[[OrderSpec], bool]]] = []
+        self._warnings_due: dict[tuple[int, int], tuple[int, str]] = {}
         self._seq = itertools.count(1)
         self._perm = itertools.count(config.seed * 1000 + 1_000_001)
         self._exec_seq = itertools.count(1)

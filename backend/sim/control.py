@@ -164,6 +164,12 @@ class SimThread:
                            if code == 201 else f"Rejected by sigma9-sim control (code {code})")
         self.call(lambda s: s.broker.reject_next(code, message, match))
 
+    def warn_next_order(self, code: int, text: str,
+                        match: Callable[[OrderSpec], bool] | None = None) -> None:
+        """IB's ``code`` for the next matching order once it is released; the order is
+        accepted and keeps working (a warning, or a code no table knows)."""
+        self.call(lambda s: s.broker.warn_next(code, text, match))
+
     def halt(self, symbol: str) -> None:
         """A trading halt in ``symbol``: orders are accepted and rest, nothing executes."""
         self.call(lambda s: s.broker.halted.add(symbol.upper()))

@@ -24,6 +24,15 @@ class OrderEntry:
         inactive = code in (201, 110)
         self._reject_queue.append((Rejection(code, text, inactive), match or (lambda _s: True)))
 
+    def warn_next(self, code: int, text: str,
+                  match: Callable[[OrderSpec], bool] | None = None) -> None:
+        """Send ``code`` for the next matching order once it is released, changing nothing.
+
+        IB sends many codes that leave the order working (399, 2109, 10349: ib-orders.md
+        R12); this lets a test send any of them, or one no table knows, for a chosen leg.
+        """
+        self._warn_queue.append((code, text, match or (lambda _s: True)))
+
     # -- placing -----------------------------------------------------------
     def place(self, client_id: int, spec: OrderSpec) -> None:
         existing = self.orders.get((client_id, spec.order_id))
@@ -52,6 +61,7 @@ class OrderEntry:
         if not spec.account:
             spec.account = self.config.account
         self.orders[order.key] = order
+        self._script_warning(order)
         if not spec.transmit:
             order.buffered = True
             return
@@ -73,6 +83,13 @@ class OrderEntry:
                 del self._reject_queue[i]
                 return rejection
         return None
+
+    def _script_warning(self, order: WorkingOrder) -> None:
+        for i, (code, text, match) in enumerate(self._warn_queue):
+            if match(order.spec):
+                del self._warn_queue[i]
+                self._warnings_due[order.key] = (code, text)
+                return
 
     def _check_parent(self, client_id: int, spec: OrderSpec) -> Rejection | None:
         if not spec.parent_id:
@@ -122,6 +139,9 @@ class OrderEntry:
             self.listener.order_update(item, open_order=True)
             for code, text in warnings:  # 2109 / 399 follow the echo (sessions.admit)
                 self.listener.order_error(item.client_id, item.order_id, code, text)
+            if item.key in self._warnings_due:
+                self.listener.order_error(item.client_id, item.order_id,
+                                          *self._warnings_due.pop(item.key))
         self.evaluate(order.instrument.symbol)
 
     def _default_bracket_oca(self, order: WorkingOrder) -> None:
