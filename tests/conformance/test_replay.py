@@ -32,7 +32,12 @@ NOT_COMPARABLE: dict[str, str] = {
                                               "api_reconnect_active_order_aapl (same events "
                                               "hash 9d72a4711c25c788) with its reqOpenOrders "
                                               "step removed: not the wire IB saw",
+    "api_tif_attribute_matrix_aapl:247": "a 1.5% TRAIL that IB filled when the live market "
+                                         "moved (PreSubmitted, Submitted, Filled within 77 "
+                                         "s); the replay's still market never moves it",
 }
+"""Whole captures (``name``) or single orders (``name:order_id``) that a replay cannot
+compare, each with its reason; docs/simulator.md lists the same."""
 
 
 def _capture_names() -> list[str]:
@@ -41,7 +46,8 @@ def _capture_names() -> list[str]:
 
 def _cases() -> list[tuple[str, int]]:
     return [(name, oid) for name in _capture_names() if name not in NOT_COMPARABLE
-            for oid in load_capture(CAPTURES / f"{name}.txt").order_ids()]
+            for oid in load_capture(CAPTURES / f"{name}.txt").order_ids()
+            if f"{name}:{oid}" not in NOT_COMPARABLE]
 
 
 @pytest.fixture(scope="session")
@@ -71,9 +77,22 @@ def test_order_answers_as_ib_did(replays, capture: str, order_id: int):
                                 else ""))
 
 
+@pytest.mark.parametrize("capture", [n for n in _capture_names() if n not in NOT_COMPARABLE])
+def test_list_requests_are_answered_as_ib_answered_them(replays, capture: str):
+    """reqOpenOrders, reqCompletedOrders and reqExecutions end with their end marker as
+    often as in the capture (the orders they list are compared per order above)."""
+    result = replays[capture]
+    if isinstance(result, BaseException):
+        raise result
+    unanswered = [m for m in result.missing if "_end'" in m]
+    assert not unanswered, f"{capture}: list requests IB ended but the simulator did not: " \
+                           f"{unanswered}"
+
+
 def test_every_capture_is_compared_or_listed_with_its_reason():
     names = set(_capture_names())
-    assert set(NOT_COMPARABLE) <= names, "NOT_COMPARABLE names a capture not stored"
+    listed = {key.split(":")[0] for key in NOT_COMPARABLE}
+    assert listed <= names, "NOT_COMPARABLE names a capture not stored"
     compared = {n for n, _ in _cases()}
     silent = names - compared - set(NOT_COMPARABLE)
     assert not silent, f"captures with no order to compare and no listed reason: {silent}"
