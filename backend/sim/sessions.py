@@ -17,9 +17,10 @@ evidence (docs/simulator.md, "Trading sessions"):
   US stock routed SMART. On MKT, STP, TRAIL and MIT it drops the flag and answers warning
   2109 (ib_insync #141: a MKT order's outsideRth came back False; a user's paper report of
   2109 for a GTC SMART STP in the pre-market, ib-orders.md R8; ten paper AAPL orders with
-  outsideRth=True recorded in the Rust client userFRM/ibx, per its ib-agent#199). The
-  2109 text is the one users quote from live sessions (node-ib #121; IB's message-code
-  list words the end "is now processed"). The TWS order ticket: "If unchecked, orders
+  outsideRth=True recorded by a public Rust IB client, its ib-agent#199: found by code
+  search, repository not identified; TWS's order menu: stop-limit orders may trigger after
+  hours). The 2109 text is the one users quote from live sessions (node-ib #121; IB's
+  message-code list words the end "is now processed"). The TWS order ticket: "If unchecked, orders
   will only fill/trigger during regular trading hours ... Not available for IOC, OPG,
   FOK, MOC or LOC orders."
 - **Conditions are evaluated in regular hours** unless ``conditionsIgnoreRth`` (IB's
@@ -58,7 +59,7 @@ from backend.sim.models import Instrument, OrderSpec
 MODES = SESSION_MODES
 
 OUTSIDE_RTH_TYPES = frozenset({"LMT", "STP LMT", "TRAIL LIMIT", "LIT", "REL"})
-"""Order types whose outsideRth IB keeps on a US stock (userFRM/ibx's ten paper orders)."""
+"""Order types whose outsideRth IB keeps on a US stock (the ten paper orders cited above)."""
 OUTSIDE_RTH_TIFS = frozenset({"DAY", "GTC", "GTD"})
 """Not IOC, FOK, OPG (TWS order ticket: "Not available for IOC, OPG (MOO and LOO), FOK...")."""
 
@@ -73,7 +74,7 @@ EXTENDED_CLOSE = SESSION_BOUNDS[-1][1]
 """20:00, the after-hours' end."""
 REGULAR_OPEN = next(start for start, _end, s in SESSION_BOUNDS if s is Session.REGULAR)
 
-Warning = tuple[int, str]
+OrderWarning = tuple[int, str]
 
 
 def keeps_outside_rth(spec: OrderSpec) -> bool:
@@ -171,14 +172,14 @@ class SessionRules:
             return _next_weekday_at(now, EXTENDED_OPEN)
         return next_regular_open(_moment(now))
 
-    def admit(self, spec: OrderSpec, inst: Instrument, now: float) -> list[Warning]:
+    def admit(self, spec: OrderSpec, inst: Instrument, now: float) -> list[OrderWarning]:
         """What IB answers when it accepts an order now: it drops an outsideRth it ignores
         (the echoed openOrder shows False) with 2109, and warns 399 when the order cannot
         work in the current session. Call before the order is echoed; send the warnings
         after its first openOrder/orderStatus, as ``api_bracket_place_aapl`` orders them."""
         if not self.enabled:
             return []
-        warnings: list[Warning] = []
+        warnings: list[OrderWarning] = []
         if spec.outside_rth and not keeps_outside_rth(spec):
             spec.outside_rth = False
             warnings.append((CODE_IGNORED, OUTSIDE_RTH_IGNORED))
@@ -188,7 +189,7 @@ class SessionRules:
         return warnings
 
     def revise(self, spec: OrderSpec) -> None:
-        """A modification carries no ignored outsideRth either (userFRM/ibx's record: "a
+        """A modification carries no ignored outsideRth either (the same record: "a
         replace has no outside-RTH tag"); IB sends no second 2109 for it."""
         if self.enabled and spec.outside_rth and not keeps_outside_rth(spec):
             spec.outside_rth = False
