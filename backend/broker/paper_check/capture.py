@@ -146,7 +146,7 @@ class WireCapture:
             elif isinstance(item, Handshake):
                 out.append("handshake " + json.dumps({
                     "server_version": item.server_version,
-                    "connection_time": item.connection_time}))
+                    "connection_time": item.connection_time}, separators=(",", ":")))
             else:
                 data = item.data.replace(account.encode(), mask.encode()) if mask else item.data
                 msg_id = item.msg_id() if encoding == "text" else str(

@@ -270,7 +270,11 @@ async def run_paper_check(options: Options, exits: ExitParams, entry: EntryParam
     capture = WireCapture.attach(ib)
     server_log = ServerLog.attach(ib, options.client_id)
     started = now()
-    account = await _connect(ib, options)
+    try:
+        account = await _connect(ib, options)
+    except PaperCheckError:
+        ib.disconnect()  # now, on this loop: not from IB.__del__ after the loop is gone
+        raise
     results: dict[str, report.Result] = {}
     path = options.capture or default_capture_path(started)
     try:
