@@ -25,7 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from backend.broker.connector import INFO_CODES
+from backend.broker import ib_codes
 from backend.broker.errors import BrokerError
 from backend.core import ledger
 from backend.core.journal import JournalError
@@ -151,7 +151,7 @@ class EventPrinter:
         core.runner.listeners.append(self.on_runner)
 
     def on_broker_message(self, code: int, text: str) -> None:
-        if code not in INFO_CODES and not 2100 <= code < 2200:  # farm "OK" chatter
+        if ib_codes.severity(code) != "info":  # not farm "OK" chatter (docs/ib-codes.md)
             self.line(f"broker [{code}] {text}")
 
     def on_runner(self, kind: str, p: dict[str, Any]) -> None:

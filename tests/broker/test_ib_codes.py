@@ -23,6 +23,8 @@ from backend.broker.connector import IBKRConnector
 from backend.broker.ib_codes import ORDER_ACTIONS, TABLE, CodeClass, OrderAction
 from backend.core.models import ConnectionState, LegRole, OrderIntent, OrderStatus, OrderType, Side
 from backend.sim import SimThread
+from frontend.feed import CoreFeed
+from frontend.models.log import Level, LogModel
 from tests.helpers import eventually
 from tests.oms.conftest import REGULAR_HOURS, broker_orders, build_core, make_settings, signal
 from tests.sim.conftest import quiet_config
@@ -347,3 +349,19 @@ async def test_an_unknown_code_on_an_exit_leg_is_reread_and_never_flattens(sim, 
                                                   if x[1].startswith(reread)))
     finally:
         await it.core.stop()
+
+
+# ------------------------------------------------------------------ the log panel
+
+@pytest.mark.parametrize(("code", "level"), [
+    (2104, "INFO"), (202, "INFO"), (1102, "INFO"), (2109, "WARNING"), (399, "WARNING"),
+    (10349, "WARNING"), (161, "WARNING"), (1100, "WARNING"), (NOT_IN_TABLE, "WARNING"),
+    (201, "ERROR")])
+def test_the_log_panel_shows_a_code_at_its_class_level(qapp, code, level):
+    """Farm chatter and confirmed cancels are news; warnings and unknown codes stand out."""
+    log = LogModel()
+    feed = CoreFeed(None, None, None, None, log)  # only the log is used for broker messages
+    feed.on_broker_message(code, "text")
+    (entry,) = log.entries
+    assert (entry.level, entry.source, entry.message) == (Level[level], "broker",
+                                                           f"IB {code}: text")
