@@ -53,9 +53,6 @@ from backend.core.models import (
 )
 
 log = logging.getLogger("sigma9.broker")
-INFO_CODES = ib_codes.codes_of(ib_codes.CodeClass.INFO, ib_codes.CodeClass.CANCEL_CONFIRM) | {
-    1101, 1102}
-"""Codes that are news, not trouble (the headless log leaves them out)."""
 
 
 class IBKRConnector(QObject):

@@ -138,10 +138,6 @@ def severity(code: int) -> str:
     return SEVERITIES[found.klass]
 
 
-def codes_of(*classes: CodeClass) -> frozenset[int]:
-    return frozenset(c for c, r in TABLE.items() if r.klass in classes)
-
-
 # -- the table for humans ----------------------------------------------------------------
 DOC_HEADER = """# IB message codes: what Sigma9 does with each
 
