@@ -53,7 +53,7 @@ CHAIN_FIELDS = [
     ("trailStopPrice", [UNSET, UNSET, UNSET, 101.5]),  # initial trailing stop level
     ("trailingPercent", [UNSET] * 4),                 # never with auxPrice [P6]
     ("tif", ["DAY", "GTC", "GTC", "GTC"]),
-    ("outsideRth", [False, True, True, True]),
+    ("outsideRth", [False, False, False, False]),     # [exits] outside_rth off (R8, #141)
     ("ocaGroup", ["", "S9-sig-42", "S9-sig-42", "S9-sig-42"]),
     ("ocaType", [0, 2, 2, 2]),
     ("goodAfterTime", ["", "", "20260105 14:33:00 UTC", ""]),

@@ -497,7 +497,8 @@ async def test_place_exit_legs_without_parent_is_live_at_once(connected, sim):
 async def test_place_exit_legs_attached_to_an_entry(connected, sim):
     connector, _ = connected
     ids = await connector.place_exit_legs(exit_legs("t2", attach=True),
-                                          parent=build_entry("AAPL", 100, "t2"))
+                                          parent=build_entry("AAPL", 100, "t2",
+                                                             limit_price=Decimal("100.50")))
     entry_id, *leg_ids = ids
     await eventually(lambda: broker_orders(sim).get(entry_id, {}).get("status") == "Filled"
                      and all(broker_orders(sim)[i]["status"] == "PreSubmitted"

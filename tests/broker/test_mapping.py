@@ -138,7 +138,7 @@ def _legs():
 # How the connector sends the chain: entry 101 untransmitted, children on it, last transmits.
 CHAIN = [(101, 0, False), (102, 101, False), (103, 101, False), (104, 101, True)]
 
-COMMON_EXIT = dict(action="SELL", totalQuantity=100.0, tif="GTC", outsideRth=True,
+COMMON_EXIT = dict(action="SELL", totalQuantity=100.0, tif="GTC", outsideRth=False,
                    ocaGroup="S9-sig42", ocaType=2, account=ACCOUNT, parentId=101,
                    trailingPercent=UNSET_DOUBLE)
 
