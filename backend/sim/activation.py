@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from backend.sim import matching
+from backend.sim import matching, order_types
 from backend.sim.account import Account
 from backend.sim.clock import SimClock
 from backend.sim.conditions import MarketView, QuoteView, conditions_met
@@ -20,6 +20,9 @@ from backend.sim.orders import STOP_TYPES, ExecutionRecord, WorkingOrder
 from backend.sim.sessions import ALWAYS_OPEN, SessionRules
 from backend.sim.tape import PrintTape
 from backend.sim.timefmt import parse_ib_time
+
+TRAILS = order_types.TRAILING_TYPES
+"""TRAIL and TRAIL LIMIT trail the market the same way; only their execution differs."""
 
 
 class BrokerView:
@@ -61,14 +64,15 @@ def epoch(ib_time: str) -> float:
 def hold_reason(order: WorkingOrder, parent: WorkingOrder | None, now: float,
                 view: MarketView, rules: SessionRules = ALWAYS_OPEN) -> tuple[str | None, str]:
     """(held_by, whyHeld): held_by is 'parent', 'good_after_time', 'conditions', 'session'
-    or None; whyHeld is what TWS reports ('child' or 'trigger' under an unfilled parent,
-    'trigger' for a working stop). Activation conditions, once met, stay met
+    or None; whyHeld is what TWS reports: under an unfilled parent ``child`` for a limit,
+    ``child,trigger`` for a stop type (``api_bracket_place_aapl``); ``trigger`` for a working
+    stop. Activation conditions, once met, stay met
     (``conditions_done``) until, with sessions, a later trading day finds the order still
     unexecuted (``sessions``); they are evaluated only while ``rules`` allow. An order the
     current session does not allow to work is held 'session' (IB's 399)."""
     spec = order.spec
     if parent is not None and parent.filled == 0:
-        return "parent", "trigger" if spec.order_type in STOP_TYPES else "child"
+        return "parent", "child,trigger" if spec.order_type in STOP_TYPES else "child"
     if spec.good_after_time and now < epoch(spec.good_after_time):
         return "good_after_time", ""
     if spec.conditions and not spec.conditions_cancel_order:
@@ -85,8 +89,9 @@ def hold_reason(order: WorkingOrder, parent: WorkingOrder | None, now: float,
     return ("session" if not rules.may_work(spec, now) else None), waits
 
 
-def status_for(held_by: str | None, why_held: str) -> str:
-    return "PreSubmitted" if held_by or why_held == "trigger" else "Submitted"
+def status_for(held_by: str | None, why_held: str, waiting: bool = False) -> str:
+    """``waiting``: a touch or close order not yet due (``order_types.waiting``)."""
+    return "PreSubmitted" if held_by or why_held == "trigger" or waiting else "Submitted"
 
 
 def cancel_reason(order: WorkingOrder, now: float, view: MarketView,
@@ -111,11 +116,23 @@ def cancel_reason(order: WorkingOrder, now: float, view: MarketView,
 def start_trail(order: WorkingOrder, touch: matching.Touch) -> None:
     """A trailing stop starts trailing when it becomes active, from the market then."""
     spec = order.spec
-    if spec.order_type != "TRAIL" or order.held_by or order.trail_stop is not None:
+    if spec.order_type not in TRAILS or order.held_by or order.trail_stop is not None:
         return
     order.trail_stop = matching.initial_trail_stop(
         spec.action, touch, spec.aux_price, spec.trailing_percent, spec.trail_stop_price,
         order.instrument.min_tick)
+    _follow_trail_limit(order)
+
+
+def _follow_trail_limit(order: WorkingOrder) -> None:
+    """A TRAIL LIMIT's limit is its stop minus (sell) or plus (buy) ``lmtPriceOffset``, and
+    openOrder echoes it (``api_order_trailing_cancel_aapl``: stop 2000, offset 0.05, limit
+    1999.95). Without an offset the client's own limit stands."""
+    spec = order.spec
+    if spec.order_type == "TRAIL LIMIT" and spec.lmt_price_offset is not None \
+            and order.trail_stop is not None:
+        spec.lmt_price = order_types.trail_limit(spec.action, order.trail_stop,
+                                                 spec.lmt_price_offset)
 
 
 def ratchet_and_trigger(order: WorkingOrder, touch: matching.Touch,
@@ -124,11 +141,12 @@ def ratchet_and_trigger(order: WorkingOrder, touch: matching.Touch,
     reached by its triggerMethod, counting prints from ``since``; True when it triggered
     just now."""
     spec = order.spec
-    if spec.order_type == "TRAIL" and order.trail_stop is not None and not order.triggered:
+    if spec.order_type in TRAILS and order.trail_stop is not None and not order.triggered:
         order.trail_stop = matching.next_trail_stop(
             spec.action, order.trail_stop, touch, spec.aux_price, spec.trailing_percent,
             order.instrument.min_tick)
-    stop = order.trail_stop if spec.order_type == "TRAIL" else spec.aux_price
+        _follow_trail_limit(order)
+    stop = order.trail_stop if spec.order_type in TRAILS else spec.aux_price
     if (spec.order_type in STOP_TYPES and not order.triggered and stop is not None
             and matching.stop_triggered(spec.action, stop, touch, spec.trigger_method,
                                         since)):

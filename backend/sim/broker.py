@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
-from backend.sim import activation, matching
+from backend.sim import activation, cancels, matching, order_types
 from backend.sim.account import Account, Position
 from backend.sim.clock import SimClock
 from backend.sim.config import SimConfig
@@ -25,8 +25,6 @@ from backend.sim.orders import ExecutionRecord, WorkingOrder
 from backend.sim.sessions import SessionRules
 from backend.sim.tape import PrintTape
 from backend.sim.validation import Rejection
-
-CANCEL_TEXT = "Order Canceled - reason:"
 
 
 class BrokerListener(Protocol):
@@ -84,9 +82,17 @@ class Broker(OrderEntry):
     def marks(self) -> dict[int, Decimal]:
         return {s.instrument.con_id: s.quote.last for s in self.market.symbols.values()}
 
-    # -- cancelling ----------------------------------------------------------
-    def cancel(self, client_id: int, order_id: int) -> None:
+    # -- cancelling (what each cancel reports: ``cancels``) ----------------------
+    def cancel(self, client_id: int, order_id: int, owner: int | None = None) -> None:
+        """A client's cancelOrder. ``owner``: the client that placed an order this client saw
+        through reqAllOpenOrders; client 0 and such a client may cancel it
+        (``api_cross_client_cancel_aapl``, ``api_client_id0_order_observation_aapl``, April
+        2026 at server version 200; the August captures at 225 answered 10147: paper-check)."""
         order = self.orders.get((client_id, order_id))
+        if order is None and owner is not None and owner != client_id:
+            order = self.orders.get((owner, order_id))
+            if order is not None:
+                order.observers.add(client_id)
         if order is None:
             text = f"OrderId {order_id} that needs to be cancelled is not found."
             self.listener.order_error(client_id, order_id, 10147, text)
@@ -97,17 +103,27 @@ class Broker(OrderEntry):
                 f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
                 f"state: {order.status}.")
             return
-        self._cancel(order, "")
+        for member in cancels.group_cancel_targets(order, self.oca.siblings(order)):
+            cause = "Trader" if member is order else "OCA group: a member was cancelled"
+            self._cancel(member, cause, pending=cancels.pending_on_client_cancel(member))
 
     def global_cancel(self) -> None:
-        for order in sorted(self.orders.values(), key=lambda o: o.seq):
-            if not order.done:
+        for step in cancels.global_cancel_plan(self.orders.values()):
+            order = step.order
+            if step.action != "161" and order.done:
+                continue  # went with its parent a moment ago
+            if step.action != "161":
                 self._cancel(order, "Global Cancel")
+            if step.action != "cancel":
+                self._report_error(order, cancels.NOT_CANCELLABLE,
+                                   cancels.not_cancellable_text(order.perm_id))
 
     def end_session(self) -> None:
         """The trading day ends: DAY orders expire, GTC orders carry over, and a GTC order
         its conditions activated but that did not execute waits for them again (IB's
-        conditional-orders page; with sessions the clock does this, ``sessions.py``)."""
+        conditional-orders page; with sessions the clock does this, ``sessions.py``).
+        MOC and LOC orders execute in the closing auction first (``close_auction``)."""
+        self.close_auction()
         for order in sorted(self.orders.values(), key=lambda o: o.seq):
             if not order.done and order.spec.tif in ("DAY", "IOC"):
                 self._cancel(order, "end of day")
@@ -115,19 +131,41 @@ class Broker(OrderEntry):
                 order.conditions_done = False
                 self._refresh_hold(order)
 
-    def _cancel(self, order: WorkingOrder, reason: str) -> None:
+    def close_auction(self) -> None:
+        """The closing auction: MOC executes at the last price, LOC if it is within its
+        limit; an LOC that is not leaves with the other DAY orders. With sessions modelled
+        the clock calls this at the close; always open, it runs in ``end_session``
+        (no public capture shows a MOC/LOC execution: paper-check)."""
+        for order in sorted(self.orders.values(), key=lambda o: o.seq):
+            if not order.live or order.spec.order_type not in ("MOC", "LOC") or order.held_by:
+                continue
+            price = order_types.close_price(order, self.market.quote(order.instrument.symbol).last)
+            qty = self._executable_qty(order)
+            if price is not None and qty > 0:
+                self._execute(order, qty, price)
+
+    def _cancel(self, order: WorkingOrder, cause: str, public_reason: str = "",
+                pending: bool = False) -> None:
+        """End ``order`` as Cancelled: PendingCancel first when ``pending``; 202 carries
+        ``public_reason`` (IB's text, usually empty) and ``cause`` stays internal."""
         if order.done:
             return
-        # An untransmitted order is known to TWS too (ib_insync #71): its cancel is reported
-        # like any other, so the client sees the chain end (unverified; docs/simulator.md).
-        order.buffered = False
+        never_submitted = cancels.unsubmitted(order)
+        order.buffered = order.discarded = False
+        if pending and not never_submitted:
+            order.status = "PendingCancel"
+            self.listener.order_update(order, open_order=True)
         order.status = "Cancelled"
         order.completed_time, order.completed_status = self.clock.now(), "Cancelled by " + (
-            reason or "Trader")
+            cause or "Trader")
         self.oca.discard(order)
         self.listener.order_update(order, open_order=False)
-        self.listener.order_error(order.client_id, order.order_id, 202, CANCEL_TEXT + reason)
+        self._report_error(order, 202, cancels.cancel_text(
+            cancels.DISCARDED if never_submitted else public_reason))
         for child in self._children(order):
+            if never_submitted and cancels.unsubmitted(child):
+                self._discard_silently(child)
+                continue
             cut = child.filled + max(self._parent_qty_open(child, order), Decimal(0))
             if cut == 0:
                 self._cancel(child, "parent cancelled")
@@ -136,6 +174,18 @@ class Broker(OrderEntry):
                 if child.remaining == 0:
                     self._mark_filled(child)
                 self.listener.order_update(child, open_order=True)
+
+    def _discard_silently(self, order: WorkingOrder) -> None:
+        order.buffered = order.discarded = False
+        order.status = "Cancelled"
+        order.completed_time, order.completed_status = self.clock.now(), "Discarded with parent"
+        for child in self._children(order):
+            self._discard_silently(child)
+
+    def _report_error(self, order: WorkingOrder, code: int, text: str) -> None:
+        """An order's error goes to its owner and to the clients that cancelled it."""
+        for client_id in (order.client_id, *sorted(order.observers - {order.client_id})):
+            self.listener.order_error(client_id, order.order_id, code, text)
 
     def _parent_qty_open(self, child: WorkingOrder, parent: WorkingOrder) -> Decimal:
         """What the parent has filled that neither this child nor its OCA alternatives
@@ -161,14 +211,14 @@ class Broker(OrderEntry):
     def _refresh_hold(self, order: WorkingOrder, announce: bool = True) -> None:
         held_by, why = activation.hold_reason(order, self._parent(order), self.clock.now(),
                                                self.view, self.sessions)
-        status = activation.status_for(held_by, why)
+        status = activation.status_for(held_by, why, order_types.waiting(order))
         changed = (held_by, why, status) != (order.held_by, order.why_held, order.status)
         order.held_by, order.why_held, order.status = held_by, why, status
         if changed and announce:
             self.listener.order_update(order, open_order=True)
 
     def _start_trail_if_active(self, order: WorkingOrder) -> None:
-        if order.spec.order_type == "TRAIL":
+        if order.spec.order_type in order_types.TRAILING_TYPES:
             activation.start_trail(order, self._touch(order.instrument))
 
     # -- matching --------------------------------------------------------------
@@ -202,9 +252,7 @@ class Broker(OrderEntry):
                 continue
             self._start_trail_if_active(order)
             self._trail_and_trigger(order, touch)
-            price = matching.execution_price(order.spec.order_type, order.spec.action, touch,
-                                             order.spec.lmt_price, order.triggered,
-                                             order.resting)
+            price = order_types.execution_price(order, touch)
             if price is None and order.spec.lmt_price is not None and (
                     order.spec.order_type == "LMT" or order.triggered):
                 order.resting = True
@@ -220,8 +268,8 @@ class Broker(OrderEntry):
                         pending_reductions.append((order, qty))
                     else:
                         self._apply_oca(order, qty)
-            if order.spec.tif == "IOC" and not order.done:
-                self._cancel(order, "immediate or cancel")
+            if order.spec.tif == "IOC" and not order.done:  # api_ioc_fok_aapl (August)
+                self._cancel(order, "immediate or cancel", pending=True)
         for order, qty in pending_reductions:
             self._apply_oca(order, qty)
 
@@ -233,7 +281,8 @@ class Broker(OrderEntry):
 
     def _trail_and_trigger(self, order: WorkingOrder, touch: matching.Touch) -> None:
         since = self.sessions.prints_since(order.spec, order.placed_at, self.clock.now())
-        if activation.ratchet_and_trigger(order, touch, since):
+        if activation.ratchet_and_trigger(order, touch, since) or order_types.touch_trigger(
+                order, touch):
             order.status, order.why_held = "Submitted", ""
             self.listener.order_update(order, open_order=True)
 
@@ -272,13 +321,14 @@ class Broker(OrderEntry):
         self.listener.commission(record)
         self.listener.position_update(self.account.position(order.instrument))
         for child in self._children(order):
+            child.oca_echo = None  # TWS shows the client's own OCA name again (ib_insync #606)
             self._refresh_hold(child)
             self._start_trail_if_active(child)
 
     def _apply_oca(self, order: WorkingOrder, qty: Decimal) -> None:
         for sibling in self.oca.siblings(order):
             if order.spec.oca_type == 1:
-                self._cancel(sibling, "OCA group cancelled")
+                self._cancel(sibling, "OCA group cancelled", pending=True)
                 continue
             sibling.spec.total_qty = max(sibling.spec.total_qty - qty, sibling.filled)
             if sibling.remaining > 0:
@@ -287,7 +337,7 @@ class Broker(OrderEntry):
                 self._mark_filled(sibling)
                 self.listener.order_update(sibling, open_order=True)
             else:
-                self._cancel(sibling, "OCA group reduced to zero")
+                self._cancel(sibling, "OCA group reduced to zero", pending=True)
 
     def _mark_filled(self, order: WorkingOrder) -> None:
         order.status, order.why_held = "Filled", ""

@@ -62,8 +62,20 @@ def _conditions(conds: list[Condition], ignore_rth: bool, cancel: bool) -> Field
 
 def _order_head(o: WorkingOrder) -> Fields:
     s = o.spec
+    oca = o.oca_echo if o.oca_echo is not None else s.oca_group  # ib_insync #606
     return [s.action, s.total_qty, s.order_type, _price(s.lmt_price), _price(s.aux_price), s.tif,
-            s.oca_group, s.account, s.open_close or "O", s.origin, s.order_ref]
+            oca, s.account, s.open_close or "O", s.origin, s.order_ref]
+
+
+def _hedge(o: WorkingOrder) -> Fields:
+    return [o.spec.hedge_type, o.spec.hedge_param] if o.spec.hedge_type else [""]
+
+
+def _algo(o: WorkingOrder) -> Fields:
+    s = o.spec
+    if not s.algo_strategy:
+        return [""]
+    return [s.algo_strategy, len(s.algo_params), *(x for pair in s.algo_params for x in pair)]
 
 
 def open_order(o: WorkingOrder, version: int, what_if: dict[str, str] | None = None) -> Fields:
@@ -83,8 +95,8 @@ def open_order(o: WorkingOrder, version: int, what_if: dict[str, str] | None = N
           s.trigger_method]
     f += ["", "0", "", ""]  # volatility, volatilityType, deltaNeutralOrderType, dnAuxPrice
     f += ["0", "0", _price(trail_stop), _price(s.trailing_percent), "", "", "", 0, 0, 0]
-    f += ["", "", "", ""]  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement, hedge
-    f += ["0", "", "", "0", "0", ""]  # optOutSmartRouting .. dncPresent, algoStrategy
+    f += ["", "", "", *_hedge(o)]  # scaleInitLevelSize, scaleSubsLevelSize, scaleIncrement
+    f += ["0", "", "", "0", "0", *_algo(o)]  # optOutSmartRouting .. dncPresent, algo
     state = what_if or {}
     f += ["0", s.what_if, "PreSubmitted" if s.what_if else o.status]
     f += [state.get(k, "") for k in (
@@ -103,9 +115,11 @@ def open_order(o: WorkingOrder, version: int, what_if: dict[str, str] | None = N
     return f
 
 
-def order_status(o: WorkingOrder) -> Fields:
+def order_status(o: WorkingOrder, client_id: int | None = None) -> Fields:
+    """``client_id``: the receiving client's, when it is not the owner (a canceller)."""
     return [3, o.order_id, o.status, o.filled, o.remaining, o.avg_fill_price, o.perm_id,
-            o.spec.parent_id, o.last_fill_price, o.client_id, o.why_held, ""]
+            o.spec.parent_id, o.last_fill_price,
+            o.client_id if client_id is None else client_id, o.why_held, ""]
 
 
 def completed_order(o: WorkingOrder, version: int) -> Fields:

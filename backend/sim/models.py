@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-SUPPORTED_ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT", "TRAIL")
+SUPPORTED_ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT", "TRAIL", "TRAIL LIMIT", "MIT", "LIT",
+                         "MTL", "REL", "MOC", "LOC", "PEG MID")
+"""Order types the simulator accepts and works; ``order_types`` says how each one executes
+and which live capture shows IB accepting it."""
 
 
 @dataclass(frozen=True)
@@ -113,3 +116,7 @@ class OrderSpec:
     auto_cancel_parent: bool = False
     model_code: str = ""
     algo_strategy: str = ""
+    algo_params: list[tuple[str, str]] = field(default_factory=list)
+    hedge_type: str = ""
+    """'D' delta, 'B' beta, 'F' FX, 'P' pair; a hedge child of ``parent_id``."""
+    hedge_param: str = ""

@@ -7,6 +7,12 @@
   are all filled before the reduction lands, so the group can overfill.
 Groups are keyed by account and name, because OCA groups are account-wide.
 
+A name is single-use: once every member of a group is done, the name cannot start a new
+group (TWS's order-ticket guide as quoted by users, ib-orders R4). What TWS answers to a
+reused name is not captured; the simulator refuses the order with 201 (``finished``), the
+strict reading, so code that passes here also passes if IB merely starts a fresh group:
+paper-check.
+
 "Block" is per matching pass (one instant): a member that filled part of its
 quantity earlier and now rests unmarketable does not hold the group, because
 that would leave a protective sibling (a stop) unable to execute for as long
@@ -21,6 +27,8 @@ from backend.sim.orders import WorkingOrder
 class OcaBook:
     def __init__(self) -> None:
         self.groups: dict[str, list[WorkingOrder]] = {}
+        self.used: set[str] = set()
+        """Every group key that ever had a member."""
 
     @staticmethod
     def group_key(order: WorkingOrder) -> str:
@@ -32,6 +40,12 @@ class OcaBook:
         key = self.group_key(order)
         if key and order not in self.groups.setdefault(key, []):
             self.groups[key].append(order)
+            self.used.add(key)
+
+    def finished(self, account: str, name: str) -> bool:
+        """True when ``name`` was used in ``account`` and no member of it is still working."""
+        key = f"{account}|{name}"
+        return key in self.used and not any(not o.done for o in self.groups.get(key, []))
 
     def discard(self, order: WorkingOrder) -> None:
         key = self.group_key(order)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from backend.sim import entry_rules, order_rules
 from backend.sim.models import Instrument, OrderSpec
 from backend.sim.orders import WorkingOrder
 from backend.sim.validation import Rejection, check_buying_power, rejected, validate_spec
@@ -46,6 +47,7 @@ class OrderEntry:
         rejection = (self._take_scripted_rejection(spec)
                      or validate_spec(spec, inst, self._listed_con_ids(), self.config.account)
                      or self._check_parent(client_id, spec)
+                     or self._check_oca_name(spec)
                      or (self._check_margin(spec, inst) if inst else None))
         self.highest_id[client_id] = max(self.highest_id.get(client_id, 0), spec.order_id)
         if rejection is not None:
@@ -60,6 +62,7 @@ class OrderEntry:
             order.perm_id, order.seq = existing.perm_id, existing.seq
         if not spec.account:
             spec.account = self.config.account
+        order.entry_warnings = entry_rules.normalise(spec, self._parent_spec(client_id, spec))
         self.orders[order.key] = order
         self._script_warning(order)
         if not spec.transmit:
@@ -97,6 +100,21 @@ class OrderEntry:
         parent = self.orders.get((client_id, spec.parent_id))
         if parent is None or (parent.done and parent.filled == 0):
             return rejected(f"Parent order {spec.parent_id} is not working")
+        problem = (order_rules.trail_parent_error(spec.order_type, parent.spec.order_type)
+                   or (order_rules.hedge_error(spec.hedge_type, spec.parent_id,
+                                               parent.instrument.sec_type)
+                       if spec.hedge_type else None))
+        return Rejection(problem.code, problem.text) if problem is not None else None
+
+    def _parent_spec(self, client_id: int, spec: OrderSpec) -> OrderSpec | None:
+        parent = self.orders.get((client_id, spec.parent_id)) if spec.parent_id else None
+        return parent.spec if parent is not None else None
+
+    def _check_oca_name(self, spec: OrderSpec) -> Rejection | None:
+        """OCA names are single-use (``oca``); a bracket child's own group is TWS's."""
+        account = spec.account or self.config.account
+        if spec.oca_group and self.oca.finished(account, spec.oca_group):
+            return rejected(entry_rules.OCA_REUSED.format(name=spec.oca_group))
         return None
 
     def _check_margin(self, spec: OrderSpec, inst: Instrument) -> Rejection | None:
@@ -111,6 +129,11 @@ class OrderEntry:
     def _reject(self, client_id: int, spec: OrderSpec, inst: Instrument | None,
                 rejection: Rejection) -> None:
         self.listener.order_error(client_id, spec.order_id, rejection.code, rejection.text)
+        if rejection.discarded and inst is not None:
+            order = WorkingOrder(spec, client_id, next(self._perm), inst, next(self._seq),
+                                 self.clock.now(), discarded=True)
+            self.orders[order.key] = order
+            return
         if rejection.inactive and inst is not None:
             order = WorkingOrder(spec, client_id, next(self._perm), inst, next(self._seq),
                                  self.clock.now(), status="Inactive")
@@ -130,14 +153,18 @@ class OrderEntry:
         chain += [o for o in self.orders.values() if o.buffered and o.client_id == order.client_id
                   and o.spec.parent_id == order.order_id and o not in chain]
         for item in sorted(chain, key=lambda o: o.seq):
+            if item.done:  # cancelled with a price-capped parent a moment ago
+                continue
             item.buffered = False
             warnings = self.sessions.admit(item.spec, item.instrument, self.clock.now())
             self._default_bracket_oca(item)
             self.oca.add(item)
             self._refresh_hold(item, announce=False)
             self._start_trail_if_active(item)
+            if self._price_capped(item):
+                continue
             self.listener.order_update(item, open_order=True)
-            for code, text in warnings:  # 2109 / 399 follow the echo (sessions.admit)
+            for code, text in [*warnings, *item.entry_warnings]:  # 2109/399/2174 follow the echo
                 self.listener.order_error(item.client_id, item.order_id, code, text)
             if item.key in self._warnings_due:
                 self.listener.order_error(item.client_id, item.order_id,
@@ -145,12 +172,34 @@ class OrderEntry:
         self.evaluate(order.instrument.symbol)
 
     def _default_bracket_oca(self, order: WorkingOrder) -> None:
-        """TWS links bracket children that carry no ocaGroup into one group of its own."""
-        if order.spec.parent_id and not order.spec.oca_group:
-            parent = self.orders.get((order.client_id, order.spec.parent_id))
-            if parent is not None:
-                order.spec.oca_group = f"{parent.perm_id}"
-                order.spec.oca_type = order.spec.oca_type or 3
+        """TWS links bracket children that carry no ocaGroup into one group named after the
+        parent's permId, ocaType 3 (``api_bracket_place_aapl``); a child's own group is
+        reported as that number while the parent is unfilled (ib_insync #606), in the echo
+        only: the group the child works in stays the client's."""
+        parent = self._parent(order)
+        if parent is None:
+            return
+        if not order.spec.oca_group:
+            order.spec.oca_group = f"{parent.perm_id}"
+            order.spec.oca_type = order.spec.oca_type or 3
+        elif parent.filled == 0:
+            order.oca_echo = f"{parent.perm_id}"
+
+    def _price_capped(self, order: WorkingOrder) -> bool:
+        """IB cancels a limit through the market beyond its price band at once:
+        PendingCancel in the first echo, then Cancelled + 202 with the reason
+        (``order_rules.price_cap_text``). Held children are not checked."""
+        spec = order.spec
+        if spec.order_type != "LMT" or spec.lmt_price is None or order.held_by == "parent":
+            return False
+        text = order_rules.price_cap_text(spec.action, spec.lmt_price,
+                                          self.market.quote(order.instrument.symbol).last)
+        if text is None:
+            return False
+        order.status = "PendingCancel"
+        self.listener.order_update(order, open_order=True)
+        self._cancel(order, "price constraint", public_reason=text)
+        return True
 
     def _modify(self, order: WorkingOrder, spec: OrderSpec) -> None:
         if order.status == "Filled":

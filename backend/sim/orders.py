@@ -8,7 +8,10 @@ from decimal import Decimal
 from backend.sim.models import Instrument, OrderSpec
 
 DONE_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
-STOP_TYPES = frozenset({"STP", "STP LMT", "TRAIL"})
+STOP_TYPES = frozenset({"STP", "STP LMT", "TRAIL", "TRAIL LIMIT"})
+"""Held with whyHeld ``trigger`` until their stop fires (``api_order_type_matrix_aapl``,
+``api_order_trailing_cancel_aapl``); as untriggered bracket children ``child,trigger``
+(``api_bracket_place_aapl``)."""
 
 
 @dataclass
@@ -25,6 +28,18 @@ class WorkingOrder:
     """Why the order cannot execute yet: 'parent', 'good_after_time', 'conditions' or None."""
     buffered: bool = False
     """transmit=False: known to the server but not yet released."""
+    discarded: bool = False
+    """Known to TWS but never submitted: refused with 387, or the parent of a chain refused
+    with 328. A later cancel reports it "Order was discarded." (``api_order_type_matrix_aapl``,
+    ``api_bracket_trailing_stop_aapl``)."""
+    observers: set[int] = field(default_factory=set)
+    """Other clients that cancelled this order: they get its reports too, with their own
+    clientId in orderStatus (``api_cross_client_cancel_aapl``, April 2026)."""
+    entry_warnings: list[tuple[int, str]] = field(default_factory=list)
+    """Warnings TWS adds to the accepted order, sent after its first echo (2174)."""
+    oca_echo: str | None = None
+    """The ocaGroup openOrder reports instead of the client's, while TWS shows its own
+    bracket number for a custom group under an unfilled parent (ib_insync #606)."""
     filled: Decimal = Decimal(0)
     avg_fill_price: Decimal = Decimal(0)
     last_fill_price: Decimal = Decimal(0)
@@ -62,7 +77,7 @@ class WorkingOrder:
 
     @property
     def live(self) -> bool:
-        return not self.done and not self.buffered
+        return not self.done and not self.buffered and not self.discarded
 
     def apply_fill(self, qty: Decimal, price: Decimal) -> None:
         total = self.avg_fill_price * self.filled + price * qty
@@ -87,6 +102,9 @@ class WorkingOrder:
             "avg_fill_price": self.avg_fill_price, "buffered": self.buffered,
             "commission": self.commission,
             "account": spec.account, "order_ref": spec.order_ref,
+            "discarded": self.discarded, "completed_status": self.completed_status,
+            "oca_echo": self.oca_echo, "hedge_type": spec.hedge_type,
+            "algo_strategy": spec.algo_strategy,
         }
 
 

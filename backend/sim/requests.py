@@ -174,14 +174,16 @@ def parse_place_order(fields: list[str], server_version: int) -> OrderSpec:
     if increment is not None and 0 < increment < UNSET_DOUBLE:
         cur.skip(7)
     cur.skip(3)  # scaleTable, activeStartTime, activeStopTime
-    if cur.next("hedgeType").strip():
-        cur.next("hedgeParam")
+    spec.hedge_type = cur.next("hedgeType").strip().upper()
+    if spec.hedge_type:
+        spec.hedge_param = cur.next("hedgeParam").strip()
     cur.skip(4)  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld
     if cur.bool("deltaNeutralContract"):
         cur.skip(3)
     spec.algo_strategy = cur.next("algoStrategy").strip()
     if spec.algo_strategy:
-        cur.skip(2 * cur.count("algoParamCount"))
+        spec.algo_params = [(cur.next("algoParam tag").strip(), cur.next("algoParam value"))
+                            for _ in range(cur.count("algoParamCount"))]
     cur.next("algoId")
     spec.what_if = cur.bool("whatIf")
     cur.skip(4)  # orderMiscOptions, solicited, randomizeSize, randomizePrice

@@ -182,11 +182,21 @@ class SimServer:
 
     # -- BrokerListener ------------------------------------------------------
     def order_update(self, order: WorkingOrder, open_order: bool) -> None:
-        def deliver(s: Session) -> None:
-            if open_order:
-                s.send(messages.open_order(order, s.version))
-            s.send(messages.order_status(order))
-        self._each(self._sessions_of(order.client_id), "an order update", deliver)
+        """To the owner and to clients that cancelled the order; each orderStatus carries
+        the receiving client's id (``api_cross_client_cancel_aapl``: clientId 2)."""
+        heard = [(s, order.client_id) for s in self._sessions_of(order.client_id)]
+        for client_id in sorted(order.observers - {order.client_id}):
+            heard += [(s, client_id) for s in self._sessions_of(client_id, with_master=False)
+                      if all(s is not other for other, _ in heard)]
+        for s, client_id in heard:
+            if s.closed:
+                continue
+            try:
+                if open_order:
+                    s.send(messages.open_order(order, s.version))
+                s.send(messages.order_status(order, client_id))
+            except Exception:
+                self.internal_error("an order update", s.who)
 
     def execution(self, record: ExecutionRecord) -> None:
         self._each(self._sessions_of(record.client_id), "an execution",

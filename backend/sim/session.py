@@ -56,6 +56,9 @@ class Session(AccountRequests):
         self.positions_sub = False
         self.multi_subs: set[int] = set()
         self.pnl_subs: set[int] = set()
+        self.seen_in_all: dict[int, int] = {}
+        """Order id -> owner clientId of other clients' orders this client was shown by
+        reqAllOpenOrders: those it may cancel (``Broker.cancel``)."""
         self._held: list[bytes] = []
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
@@ -236,7 +239,10 @@ class Session(AccountRequests):
         order_id = Cursor(fields, 2, "cancelOrder").int("orderId", None)
         if order_id is None:
             raise ProtocolError("cancelOrder: missing orderId")
-        self.server.broker.cancel(self.client_id or 0, order_id)
+        # Another client's order this one saw through reqAllOpenOrders may be cancelled by
+        # its own order id (api_cross_client_cancel_aapl; Broker.cancel).
+        self.server.broker.cancel(self.client_id or 0, order_id,
+                                  self.seen_in_all.get(order_id))
 
     def req_global_cancel(self, fields: list[str]) -> None:
         self.server.broker.global_cancel()
@@ -251,7 +257,10 @@ class Session(AccountRequests):
         self._send_orders(self.server.broker.live_orders(self.client_id))
 
     def req_all_open_orders(self, fields: list[str]) -> None:
-        self._send_orders(self.server.broker.live_orders())
+        orders = self.server.broker.live_orders()
+        self.seen_in_all.update({o.order_id: o.client_id for o in orders
+                                 if o.client_id != self.client_id})
+        self._send_orders(orders)
 
     def req_auto_open_orders(self, fields: list[str]) -> None:
         if self.client_id != 0:

@@ -2,6 +2,8 @@
 
 Order of checks follows TWS: contract first (200), then request validation
 (321), then price increments (110), then broker rejections (201, Inactive).
+Codes and texts not marked otherwise are IB's, from the live captures named at each
+table (ThomasMarcelis/ibkr-go ``testdata/transcripts``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from decimal import Decimal
 from backend.sim.account import BUYING_POWER_MULTIPLE
 from backend.sim.conditions import validate_condition
 from backend.sim.models import SUPPORTED_ORDER_TYPES, Instrument, OrderSpec
+from backend.sim.order_rules import algo_error
 from backend.sim.timefmt import TimeFormatError, parse_ib_time
 
 KNOWN_IB_ORDER_TYPES = frozenset({
@@ -19,7 +22,20 @@ KNOWN_IB_ORDER_TYPES = frozenset({
     "PEG MID", "PEG BEST", "PEG BENCH", "MIDPRICE", "VWAP", "BOX TOP", "PASSV REL", "SNAP MKT",
     "SNAP MID", "SNAP PRIM", "VOL", "PEG STK", "REL + LMT", "REL + MKT", "LMT + MKT",
 })
-SUPPORTED_TIFS = ("DAY", "GTC", "IOC", "GTD")
+SUPPORTED_TIFS = ("DAY", "GTC", "IOC", "GTD", "FOK")
+FOK_REFUSED = ("The time-in-force FOK is invalid for this combination of exchange and "
+               "security type.")
+"""201 and Inactive for every FOK on a SMART stock (``api_ioc_fok_aapl``, August 2026; the
+April capture shows the same Inactive end without its error line)."""
+REFUSED_TYPES: dict[str, tuple[int, str, str]] = {
+    "PEG MKT": (387, "Unsupported order type for this exchange and security type.",
+                "discarded"),
+    "PEG BEST": (201, "Order rejected - reason:This order type is not allowed w/o PostToAts "
+                      "for specified destination", "inactive"),
+}
+"""IB types a SMART stock order may not use, as ``api_order_type_matrix_aapl`` answered them:
+a PEG MKT stays in TWS unsubmitted (a later global cancel reports it discarded); a PEG BEST
+without PostToAts ends Inactive (August 2026)."""
 VALID_ACTIONS = ("BUY", "SELL", "SSHORT")
 
 NO_SECURITY = "No security definition has been found for the request"
@@ -32,6 +48,8 @@ class Rejection:
     text: str
     inactive: bool = False
     """True when TWS creates the order and reports it Inactive (code 201, 110)."""
+    discarded: bool = False
+    """True when TWS keeps the order unsubmitted (387): only a cancel reports it again."""
 
 
 def invalid(cause: str, tag: str = "bB") -> Rejection:
@@ -48,6 +66,9 @@ def validate_spec(spec: OrderSpec, inst: Instrument | None, known_con_ids: set[i
         return Rejection(200, NO_SECURITY)
     if spec.order_type not in KNOWN_IB_ORDER_TYPES:
         return invalid("Invalid order type was entered", "bC")
+    if spec.order_type in REFUSED_TYPES:
+        code, text, how = REFUSED_TYPES[spec.order_type]
+        return Rejection(code, text, inactive=how == "inactive", discarded=how == "discarded")
     if spec.order_type not in SUPPORTED_ORDER_TYPES:
         return invalid(f"order type {spec.order_type} is not supported by sigma9-sim", "bC")
     if spec.action not in VALID_ACTIONS:
@@ -72,10 +93,17 @@ def validate_spec(spec: OrderSpec, inst: Instrument | None, known_con_ids: set[i
         problem = validate_condition(cond, known_con_ids)
         if problem:
             return invalid(problem)
+    if spec.algo_strategy:
+        algo = algo_error(spec.algo_strategy, spec.algo_params)
+        if algo is not None:
+            return Rejection(algo.code, algo.text)
     for price in (spec.lmt_price, spec.aux_price, spec.trail_stop_price):
         if price is not None and not inst.on_grid(price):
             return Rejection(110, BAD_TICK, inactive=True)
-    if spec.total_qty <= 0:
+    if spec.tif == "FOK":
+        return rejected(FOK_REFUSED)
+    hedge_child = bool(spec.hedge_type) and spec.parent_id  # sized by TWS (order_rules)
+    if spec.total_qty <= 0 and not (hedge_child and spec.total_qty == 0):
         return rejected(f"Order quantity {spec.total_qty} is not valid")
     if spec.total_qty != spec.total_qty.to_integral_value():
         return rejected("Fractional share quantities are not supported for this contract")
@@ -86,9 +114,13 @@ def _missing_prices(spec: OrderSpec) -> str | None:
     kind = spec.order_type
     if kind in ("LMT", "STP LMT") and spec.lmt_price is None:
         return "The limit price must be set for a limit order"
-    if kind in ("STP", "STP LMT") and spec.aux_price is None:
+    if kind in ("STP", "STP LMT", "MIT", "LIT") and spec.aux_price is None:
         return "The stop price must be set for a stop order"
-    if kind == "TRAIL":
+    if kind in ("LIT", "LOC") and spec.lmt_price is None:
+        return "The limit price must be set for a limit order"
+    if kind == "TRAIL LIMIT" and spec.lmt_price_offset is None and spec.lmt_price is None:
+        return "A trailing limit needs a limit price offset"
+    if kind in ("TRAIL", "TRAIL LIMIT"):
         if spec.aux_price is None and spec.trailing_percent is None:
             return "A trailing stop needs a trailing amount or a trailing percent"
         if spec.aux_price is not None and spec.trailing_percent is not None:

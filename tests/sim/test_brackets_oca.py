@@ -101,10 +101,11 @@ def test_children_are_held_while_the_parent_rests_then_work_after_it_fills(sim, 
     trades = [ib.placeOrder(aapl, o) for o in (parent, take, stop)]
     t_parent, t_take, t_stop = trades
     wait_status(ib, t_parent, "Submitted")
+    # api_bracket_place_aapl: a held LMT child is 'child', a held stop child 'child,trigger'
     wait_until(ib, lambda: t_take.orderStatus.whyHeld == "child"
-               and t_stop.orderStatus.whyHeld == "trigger", what="children held")
+               and t_stop.orderStatus.whyHeld == "child,trigger", what="children held")
     assert (t_take.orderStatus.status, t_stop.orderStatus.status) == ("PreSubmitted",) * 2
-    for order, why in ((take, "child"), (stop, "trigger")):
+    for order, why in ((take, "child"), (stop, "child,trigger")):
         state = sim.order(order.orderId)
         assert (state["status"], state["held_by"], state["why_held"]) == (
             "PreSubmitted", "parent", why)
@@ -285,10 +286,11 @@ def test_oca_type3_full_fills_in_one_pass_overfill_completely(sim, ib, aapl):
 
 def exit_group(ib: IB, sim, contract: Contract, group: str,
                time_leg: str = "gat") -> dict[str, Trade]:
-    """Entry BUY 100 at market; exits STP 95, TRAIL 3.00 and a time-exit MKT due in 10
-    minutes (goodAfterTime, or a TimeCondition), all children of the entry in one
-    ocaType 2 group."""
-    entry = MarketOrder("BUY", 100)
+    """Entry BUY 100 with a marketable limit; exits STP 95, TRAIL 3.00 and a time-exit MKT
+    due in 10 minutes (goodAfterTime, or a TimeCondition), all children of the entry in one
+    ocaType 2 group. The entry is a LMT because IB refuses a TRAIL child under a MKT parent
+    with 328 (api_bracket_trailing_stop_aapl); 100.05 takes the ask (100.01) at once."""
+    entry = LimitOrder("BUY", 100, 100.05)
     due = ib_time(sim.now() + 600)
     if time_leg == "gat":
         time_exit = MarketOrder("SELL", 100, goodAfterTime=due)
