@@ -8,6 +8,7 @@ Order and PriceCondition objects).
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from ib_insync import Order, PriceCondition
@@ -19,6 +20,8 @@ from backend.broker.paper_check.report import judge
 from backend.broker.paper_check.rows import PROBES, ROWS, Need, Outcome
 from backend.broker.paper_check.runner import blocked, not_checkable_now
 from backend.core.market_hours import Session
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def seen(*statuses: tuple[str, str], codes: tuple[int, ...] = (), echo: Order | None = None,
@@ -102,6 +105,11 @@ CASES = [
      evidence(reuse=seen(("Inactive", ""), codes=(201,))), True),
     ("reused name works", rows.oca_name_single_use, evidence(reuse=seen(("Submitted", ""))),
      False),
+    ("fresh name working, warned 399", rows.fresh_name_accepted,
+     evidence(fresh=(seen(("PreSubmitted", ""), codes=(399,)), Order(ocaGroup="S9-x~r1"))),
+     True),
+    ("fresh name refused", rows.fresh_name_accepted,
+     evidence(fresh=(seen(("Inactive", ""), codes=(201,)), Order(ocaGroup="S9-x~r1"))), False),
     ("system cancel spares the sibling", rows.system_cancel_spares_group,
      evidence({"condition_cancelled": True, "sibling_working": True},
               conditioned=seen(("Cancelled", "")), sibling=seen(("Submitted", ""))), True),
@@ -134,9 +142,18 @@ def test_a_probe_without_evidence_is_cannot_check_and_missing_answers_fail():
     assert broken.outcome is Outcome.FAIL and "lacked" in broken.detail
 
 
-def test_every_row_reads_a_known_probe_and_keys_are_unique():
-    assert {r.probe for r in ROWS} == set(PROBES)
+def test_every_row_reads_a_known_probe_or_says_why_none_can_and_keys_are_unique():
+    assert {r.probe for r in ROWS if not r.never} == set(PROBES)
+    assert all(r.probe == "" and r.check is None for r in ROWS if r.never)
     assert len({r.key for r in ROWS}) == len(ROWS)
+
+
+def test_every_row_names_a_row_of_docs_oca_md():
+    table = (ROOT / "docs" / "oca.md").read_text(encoding="utf-8")
+    legs = {line.split("|")[1].strip() for line in table.splitlines()
+            if line.startswith("| ") and line.count("|") > 4}
+    unknown = {r.oca_row for r in ROWS if not any(leg.startswith(r.oca_row) for leg in legs)}
+    assert unknown == set()
 
 
 GATES = [
@@ -157,6 +174,7 @@ def test_gate(needs, fills, session, outcome):
 
 
 def test_outside_regular_hours_lists_exactly_the_regular_only_rows():
-    regular_only = [r.key for r in ROWS if Need.REGULAR in PROBES[r.probe].needs]
+    regular_only = [r.key for r in ROWS
+                    if not r.never and Need.REGULAR in PROBES[r.probe].needs]
     assert not_checkable_now(True, Session.PRE_MARKET) == regular_only
     assert not_checkable_now(True, Session.CLOSED) == regular_only

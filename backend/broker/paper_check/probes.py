@@ -83,7 +83,8 @@ async def legacy_328(ctx: Context) -> Evidence:
 
 async def oca_pair(ctx: Context) -> Evidence:
     """Two far buy limits in one OCA group; the client cancels one. Then the group's name
-    is used again for a third order after both ended."""
+    is used again for a third order after both ended, and a fresh ``~r1`` name for a
+    fourth (what re-protection sends)."""
     ev = Evidence()
     sid = ctx.signal_id("oca")
     group = orders.oca_name(sid)
@@ -105,6 +106,12 @@ async def oca_pair(ctx: Context) -> Evidence:
     await ctx.watch()
     ev.freeze("reuse")
     await ctx.cancel(reuse_ids)
+    fresh = orders.far_buy_limit(ctx.pricing, sid, "fresh", oca_group=group + "~r1")
+    fresh_ids = ctx.send([orders.single_order(ctx.pricing, fresh, ctx.ids(1)[0])])
+    ev.add(ctx, ("fresh",), fresh_ids)
+    await ctx.settled(fresh_ids)
+    ev.freeze("fresh")
+    await ctx.cancel(fresh_ids)
     return ev
 
 
@@ -175,6 +182,9 @@ async def _filled_chain(ctx: Context, ev: Evidence, entry_type: EntryType, sid: 
         await ctx.flatten("flat")
         return None
     ev.facts["avg_fill"] = Decimal(str(entry.avg_fill_price))
+    await ctx.until(lambda: any(f.execution.orderId == ids[0] for f in ctx.ib.fills()))
+    ev.facts["entry_exec_refs"] = [f.execution.orderRef for f in ctx.ib.fills()
+                                   if f.execution.orderId == ids[0]]
     return ids
 
 

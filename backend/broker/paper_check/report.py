@@ -48,7 +48,7 @@ def announce(options: Options, account: str, session: Session,
     lines = [f"sigma9 paper-check: {options.host}:{options.port}, account {account}, "
              f"symbol {options.symbol}, client id {options.client_id}; the market is in "
              f"{session.value} (US/Eastern)."]
-    fill_rows = [r.key for r in ROWS if Need.FILL in PROBES[r.probe].needs]
+    fill_rows = [r.key for r in ROWS if not r.never and Need.FILL in PROBES[r.probe].needs]
     if options.fills:
         lines.append(f"Rows that need a fill ({', '.join(fill_rows)}) BUY 1 share of "
                      f"{options.symbol} on this paper account and sell it again; every other "
@@ -62,10 +62,13 @@ def announce(options: Options, account: str, session: Session,
                  else "During regular hours")
         lines.append(f"{where} these rows cannot be checked now: {', '.join(cannot)} "
                      "(CANNOT-CHECK).")
+    never = [r.key for r in ROWS if r.never]
+    lines.append(f"No run of the check can show {', '.join(never)} (CANNOT-CHECK: see "
+                 "the table).")
     return lines
 
 
-WIDTHS = (12, 18, 28)
+WIDTHS = (12, 18, 30)
 
 
 def table(results: list[Result]) -> list[str]:

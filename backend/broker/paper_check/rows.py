@@ -178,6 +178,12 @@ def oca_name_single_use(ev: Evidence) -> Verdict:
     return refused and not reuse.saw("Submitted"), f"reused name: {reuse.describe()}"
 
 
+def fresh_name_accepted(ev: Evidence) -> Verdict:
+    fresh = ev.orders["fresh"]
+    return _working(fresh) and not fresh.done, (
+        f"{ev.sent['fresh'].ocaGroup!r}: {fresh.describe()}")
+
+
 def system_cancel_spares_group(ev: Evidence) -> Verdict:
     conditioned = ev.orders["conditioned"]
     ok = (ev.facts["condition_cancelled"] and conditioned.status == "Cancelled"
@@ -217,9 +223,17 @@ def leg_cancel_ends_group(ev: Evidence) -> Verdict:
     return ok, "cancelled the stop; " + _states(ev, ("time_stop", "trail"))
 
 
-def market_stop_child_works(ev: Evidence) -> Verdict:
-    return (ev.facts["legs_working"]["stop"],
-            f"filled at {ev.facts['avg_fill']}; stop {ev.facts['before_cancel']['stop']}")
+def order_ref_on_execution(ev: Evidence) -> Verdict:
+    refs, sent = ev.facts["entry_exec_refs"], ev.sent["entry"].orderRef
+    return bool(refs) and all(r == sent for r in refs), f"sent {sent!r}, executions {refs}"
+
+
+def market_children_work(ev: Evidence) -> Verdict:
+    working = ev.facts["legs_working"]
+    before = ev.facts["before_cancel"]
+    return working["stop"] and working["time_stop"], (
+        f"filled at {ev.facts['avg_fill']}; stop {before['stop']}; "
+        f"time_stop {before['time_stop']}")
 
 
 def trail_joins_group(ev: Evidence) -> Verdict:
@@ -235,70 +249,100 @@ def trail_joins_group(ev: Evidence) -> Verdict:
 class Row:
     key: str
     oca_row: str
-    """The assumption's row in docs/oca.md."""
+    """The row of docs/oca.md's table ("leg / rule") whose last column this row confirms."""
     assumption: str
     evidence: str
     """What the assumption rests on today: a capture, an IB page, an issue, or nothing."""
     probe: str
-    check: Callable[[Evidence], Verdict]
+    check: Callable[[Evidence], Verdict] | None
+    never: str = ""
+    """Why no run of the check can confirm it (always CANNOT-CHECK), for rows docs/oca.md
+    lists that one share and two minutes cannot show."""
+
+
+def _row(key, oca_row, assumption, evidence, probe, check) -> Row:
+    return Row(key, oca_row, assumption, evidence, probe, check)
+
+
+def _never(key, oca_row, assumption, evidence, why) -> Row:
+    return Row(key, oca_row, assumption, evidence, "", None, never=why)
 
 
 ROWS: tuple[Row, ...] = (
-    Row("limit-chain", "limit entry chain",
-        "LMT parent + STP + time stop + TRAIL in one transmit chain is accepted, legs held",
-        "api_bracket_place_aapl; 328's own text", "limit_held", limit_chain_accepted),
-    Row("trail-under-lmt", "profit harvester (limit)",
-        "a TRAIL child with an activating PriceCondition is accepted under a LMT parent",
-        "328's text; api_bracket_trailing_stop_aapl; no capture with a condition",
-        "limit_held", trail_child_accepted),
-    Row("stop-held", "safety stop",
-        "a STP child of an unfilled LMT parent is held PreSubmitted, whyHeld child,trigger",
-        "api_bracket_place_aapl (R2)", "limit_held", stop_child_held),
-    Row("gat-utc", "time stop",
-        "goodAfterTime 'YYYYMMDD HH:MM:SS UTC' is accepted without 2174 and echoed",
-        "api_tif_attribute_matrix_aapl (R7)", "limit_held", gat_accepted),
-    Row("conditions-echo", "time stop / profit harvester",
-        "PriceConditions and conditionsCancelOrder come back as sent",
-        "api_conditions_matrix_aapl (R5)", "limit_held", conditions_echoed),
-    Row("legs-by-orderref", "one OCA group",
-        "the legs share one ocaGroup (TWS may rename it) and keep their orderRef",
-        "ib_insync #606 (R3)", "limit_held", legs_share_group),
-    Row("parent-cancel", "transmit chain",
-        "cancelling an unfilled parent cancels its attached legs",
-        "IB bracket-order page (P1)", "limit_held", parent_cancel_ends_children),
-    Row("mkt-trail-328", "why not a MKT parent",
-        "a TRAIL child under a MKT parent is refused with 328 and nothing is released",
-        "api_bracket_trailing_stop_aapl (R1)", "legacy_328", legacy_refused),
-    Row("oca-client-cancel", "cancelling an exit leg",
-        "a client cancel of one OCA member cancels the whole group",
-        "IBKR Campus OCA glossary; a paper report (R4)", "oca_pair", client_cancel_ends_group),
-    Row("oca-name-reuse", "re-protection group name",
-        "an OCA group name cannot be used again once its orders ended",
-        "TWS order-ticket guide as quoted by users (R4); no capture", "oca_pair",
-        oca_name_single_use),
-    Row("oca-system-cancel", "time stop after ignition",
-        "an OCA member IB cancels by its own condition leaves the others working",
-        "no public evidence (R4: 'confirm on paper')", "system_cancel",
-        system_cancel_spares_group),
-    Row("stp-outside-rth", "outside regular hours",
-        "outsideRth on a SMART STP is ignored with warning 2109; the stop keeps working",
-        "a user's paper report (R8)", "stop_outside_rth", stop_outside_rth_warned),
-    Row("mkt-outside-rth", "entries outside regular hours",
-        "a MKT order outside regular hours gets 399 and waits for the open",
-        "ib_insync #141; api_bracket_place_aapl's 399 (R2, R8)", "market_outside_rth",
-        market_held_outside_rth),
-    Row("limit-fill", "limit entry chain",
-        "after the LMT entry fills, stop, time stop and trail are all working",
-        "no capture of a filled bracket with conditions", "limit_filled",
-        limit_entry_protected),
-    Row("leg-cancel-group", "cancelling an exit leg",
-        "cancelling the stop of a filled entry cancels time stop and trail too",
-        "R4 (OCA glossary)", "limit_filled", leg_cancel_ends_group),
-    Row("stp-under-mkt", "market entry chain",
-        "a STP child under a MKT parent is accepted and works once the parent fills",
-        "no public capture (issue 9)", "market_filled", market_stop_child_works),
-    Row("trail-after-fill", "market entry trail",
-        "an unattached TRAIL sent after the fill joins the children's OCA group",
-        "ib_insync #606 (ocaGroup restored after the fill)", "market_filled",
-        trail_joins_group),
+    _row("limit-chain", "Limit entry",
+         "LMT parent + STP + time stop + TRAIL in one transmit chain is accepted, legs held",
+         "api_bracket_place_aapl (R2); 328's own text (R1)", "limit_held",
+         limit_chain_accepted),
+    _row("trail-under-lmt", "Trail, limit entry",
+         "a TRAIL child with an activating PriceCondition is accepted under a LMT parent",
+         "328's text (R1); no capture with a condition", "limit_held", trail_child_accepted),
+    _row("stop-held", "Safety stop",
+         "a STP child of an unfilled LMT parent is held PreSubmitted, whyHeld child,trigger",
+         "api_bracket_place_aapl (R2)", "limit_held", stop_child_held),
+    _row("gat-utc", "Time stop",
+         "goodAfterTime 'YYYYMMDD HH:MM:SS UTC' is accepted without 2174 and echoed",
+         "api_tif_attribute_matrix_aapl (R7)", "limit_held", gat_accepted),
+    _row("conditions-echo", "Time stop",
+         "the legs' PriceConditions and conditionsCancelOrder come back as sent",
+         "api_conditions_matrix_aapl (R5)", "limit_held", conditions_echoed),
+    _row("legs-by-orderref", "Leg identity",
+         "the legs share one ocaGroup (TWS may rename it) and keep their orderRef",
+         "#606 (R3)", "limit_held", legs_share_group),
+    _row("parent-cancel", "Entry timeout",
+         "cancelling an unfilled parent cancels its attached legs",
+         "IB's bracket-order page (P1)", "limit_held", parent_cancel_ends_children),
+    _row("mkt-trail-328", "Transmit chain",
+         "the old chain (TRAIL child under a MKT parent) gets 328 and nothing is released",
+         "api_bracket_trailing_stop_aapl (R1)", "legacy_328", legacy_refused),
+    _row("oca-client-cancel", "Cancelling one exit leg",
+         "a client cancel of one OCA member cancels the whole group",
+         "IBKR Campus OCA glossary; a paper report (R4)", "oca_pair",
+         client_cancel_ends_group),
+    _row("oca-name-reuse", "OMS cancels",
+         "an OCA group name cannot be used again once its orders ended",
+         "TWS order-ticket guide as quoted by users (R4); no capture", "oca_pair",
+         oca_name_single_use),
+    _row("fresh-group-name", "OMS cancels",
+         "a fresh name S9-<id>~r1 is accepted after the old group ended",
+         "no public evidence", "oca_pair", fresh_name_accepted),
+    _row("oca-system-cancel", "Time stop",
+         "an OCA member IB cancels by its own condition (conditionsCancelOrder, here on a "
+         "far buy limit) leaves the others working",
+         "no public evidence (R4: 'confirm on paper')", "system_cancel",
+         system_cancel_spares_group),
+    _row("stp-outside-rth", "`outsideRth` on exits",
+         "outsideRth on a SMART STP is ignored with warning 2109; the stop keeps working",
+         "a user's paper report (R8)", "stop_outside_rth", stop_outside_rth_warned),
+    _row("mkt-outside-rth", "Entries outside regular hours",
+         "a MKT order outside regular hours gets 399 and waits for the open",
+         "#141; api_bracket_place_aapl's 399 (R2, R8)", "market_outside_rth",
+         market_held_outside_rth),
+    _row("limit-fill", "Limit entry",
+         "once the LMT entry fills, stop, time stop and trail are all working together",
+         "no capture of a filled bracket with conditions", "limit_filled",
+         limit_entry_protected),
+    _row("orderref-on-fill", "Leg identity",
+         "the entry's orderRef comes back on its execution",
+         "orderRef on executions (IB's Execution class); no capture", "limit_filled",
+         order_ref_on_execution),
+    _row("leg-cancel-group", "Cancelling one exit leg",
+         "cancelling the stop of a filled entry cancels time stop and trail too",
+         "R4 (OCA glossary)", "limit_filled", leg_cancel_ends_group),
+    _row("stp-under-mkt", "Market entry",
+         "a MKT parent with STP and time-stop children is accepted; both work after the fill",
+         "no public capture (issue 9)", "market_filled", market_children_work),
+    _row("trail-after-fill", "Trail, market entry",
+         "an unattached TRAIL sent after the fill joins the children's OCA group",
+         "#606 (ocaGroup restored after the fill); no public evidence", "market_filled",
+         trail_joins_group),
+    _never("oca-partial", "One OCA group, ocaType 2",
+           "a partial fill of one leg reduces the others by the filled quantity",
+           "P3 (IB's OCA page)", "needs a partly filled exit leg; 1 share cannot show it"),
+    _never("partial-entry", "Partial entry fill",
+           "children of a partly filled parent work for the filled quantity",
+           "no public capture", "needs a partly filled entry; 1 share cannot show it"),
+    _never("trail-trails", "Trail, limit entry",
+           "an activated trail trails from trailStopPrice",
+           "P6 (nautilus PR 4292); no capture",
+           "needs the price to reach the activation level (+3%)"),
 )

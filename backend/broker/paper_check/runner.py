@@ -96,8 +96,9 @@ def blocked(needs: frozenset[Need], fills: bool, session: Session) -> tuple[Outc
 
 
 def not_checkable_now(fills: bool, session: Session) -> list[str]:
-    return [row.key for row in ROWS
-            if (b := blocked(PROBES[row.probe].needs, fills, session))
+    """Rows this session rules out (not the ones no run can check: ``Row.never``)."""
+    return [row.key for row in ROWS if not row.never
+            and (b := blocked(PROBES[row.probe].needs, fills, session))
             and b[0] is Outcome.CANNOT]
 
 
@@ -179,7 +180,8 @@ async def _reference(ib: IB, contract: Contract, timeout: float) -> Decimal:
 
 
 async def _run_probes(ctx: Context, fills: bool) -> dict[str, report.Result]:
-    results: dict[str, report.Result] = {}
+    results = {row.key: report.Result(row, Outcome.CANNOT, row.never)
+               for row in ROWS if row.never}
     for probe in PROBES.values():
         rows = [row for row in ROWS if row.probe == probe.name]
         why = blocked(probe.needs, fills, ctx.session)
@@ -198,7 +200,7 @@ async def _run_probes(ctx: Context, fills: bool) -> dict[str, report.Result]:
             evidence = Evidence(missing=f"the probe failed: {exc}")
         for row in rows:
             results[row.key] = report.judge(row, evidence)
-    return results
+    return {row.key: results[row.key] for row in ROWS}  # in the table's order
 
 
 async def _clean_up(ctx: Context) -> report.Result:
