@@ -121,10 +121,10 @@ def start_trail(order: WorkingOrder, touch: matching.Touch) -> None:
     order.trail_stop = matching.initial_trail_stop(
         spec.action, touch, spec.aux_price, spec.trailing_percent, spec.trail_stop_price,
         order.instrument.min_tick)
-    _follow_trail_limit(order)
+    follow_trail_limit(order)
 
 
-def _follow_trail_limit(order: WorkingOrder) -> None:
+def follow_trail_limit(order: WorkingOrder) -> None:
     """A TRAIL LIMIT's limit is its stop minus (sell) or plus (buy) ``lmtPriceOffset``, and
     openOrder echoes it (``api_order_trailing_cancel_aapl``: stop 2000, offset 0.05, limit
     1999.95). Without an offset the client's own limit stands."""
@@ -145,7 +145,7 @@ def ratchet_and_trigger(order: WorkingOrder, touch: matching.Touch,
         order.trail_stop = matching.next_trail_stop(
             spec.action, order.trail_stop, touch, spec.aux_price, spec.trailing_percent,
             order.instrument.min_tick)
-        _follow_trail_limit(order)
+        follow_trail_limit(order)
     stop = order.trail_stop if spec.order_type in TRAILS else spec.aux_price
     if (spec.order_type in STOP_TYPES and not order.triggered and stop is not None
             and matching.stop_triggered(spec.action, stop, touch, spec.trigger_method,

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from backend.sim import entry_rules, order_rules
+from backend.sim.activation import follow_trail_limit
 from backend.sim.models import Instrument, OrderSpec
+from backend.sim.order_types import TRAILING_TYPES
 from backend.sim.orders import WorkingOrder
 from backend.sim.validation import Rejection, check_buying_power, rejected, validate_spec
 
@@ -221,13 +223,17 @@ class OrderEntry:
         self.sessions.revise(spec)
         spec.account = spec.account or old.account
         spec.oca_group, spec.oca_type = old.oca_group, old.oca_type
+        warnings = entry_rules.normalise(spec, self._parent_spec(order.client_id, spec))
         order.spec = spec
         order.resting = False  # a replaced order arrives anew: marketable, it takes the touch
-        if (spec.order_type == "TRAIL" and order.trail_stop is not None
+        if (spec.order_type in TRAILING_TYPES and order.trail_stop is not None
                 and spec.trail_stop_price and spec.trail_stop_price != old.trail_stop_price):
             # Writing a new trailStopPrice moves the stop; clients re-send the original one
             # with any other change, which must not undo the ratchet.
             order.trail_stop = spec.trail_stop_price
+        follow_trail_limit(order)
         self._refresh_hold(order, announce=False)
         self.listener.order_update(order, open_order=True)
+        for code, text in warnings:
+            self.listener.order_error(order.client_id, order.order_id, code, text)
         self.evaluate(order.instrument.symbol)

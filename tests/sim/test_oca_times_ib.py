@@ -182,3 +182,16 @@ def test_zone_less_good_after_time_draws_warning_2174_and_still_works(sim, api):
     assert "without explicit time zone" in wait_error(api, oid, 2174)
     assert open_orders(api, oid)[-1][2].goodAfterTime == eastern(when)
     assert statuses(api, oid) == ["PreSubmitted"]
+
+
+def test_a_modified_good_after_time_is_echoed_in_us_eastern_too(sim, api):
+    """The same echo for a revision: the client's new UTC time comes back in US/Eastern."""
+    when = int(sim.now()) + 3600
+    oid = place(api, first_id(api), "BUY", 1, "LMT", lmtPrice=95.0, goodAfterTime=ib_time(when))
+    wait_status(api, oid, "PreSubmitted")
+    later = when + 600
+    place(api, oid, "BUY", 1, "LMT", lmtPrice=95.0, goodAfterTime=ib_time(later))
+    api.wait_for(lambda _e: open_orders(api, oid)[-1][2].goodAfterTime == eastern(later),
+                 what="the revised goodAfterTime echoed")
+    barrier(api)
+    assert errors(api, oid) == []
