@@ -62,6 +62,8 @@ class Broker(OrderEntry):
         """IB's trading-session rules on this clock (``sessions.py``; off when always open)."""
         self.tape = PrintTape(market)
         """The last prints per symbol, which stops and price conditions count."""
+        self._last_pass = clock.now()
+        """When matching last ran: a close crossed since runs the closing auction first."""
         self.view = activation.BrokerView(market, self.account, self.executions, clock,
                                           self.tape)
         """What order conditions read: quotes, the margin cushion, executions, the time."""
@@ -130,6 +132,13 @@ class Broker(OrderEntry):
             elif not order.done and order.conditions_done and order.filled == 0:
                 order.conditions_done = False
                 self._refresh_hold(order)
+
+    def _close_if_crossed(self) -> None:
+        """With sessions, the clock crossing 16:00 runs the closing auction before any DAY
+        order expires in this pass (``sessions.SessionRules.close_between``)."""
+        before, self._last_pass = self._last_pass, self.clock.now()
+        if self.sessions.close_between(before, self._last_pass):
+            self.close_auction()
 
     def close_auction(self) -> None:
         """The closing auction: MOC executes at the last price, LOC if it is within its
@@ -239,6 +248,7 @@ class Broker(OrderEntry):
             self.evaluate(symbol)
 
     def evaluate(self, symbol: str) -> None:
+        self._close_if_crossed()
         touch = self._touch(self.market.find(symbol))
         executed_groups: set[str] = set()
         pending_reductions: list[tuple[WorkingOrder, Decimal]] = []

@@ -194,6 +194,12 @@ class SessionRules:
         if self.enabled and spec.outside_rth and not keeps_outside_rth(spec):
             spec.outside_rth = False
 
+    def close_between(self, before: float, now: float) -> bool:
+        """Whether a regular-hours close (16:00 on a weekday) lies in (``before``, ``now``]:
+        the moment the closing auction runs (MOC/LOC) before DAY orders expire."""
+        return (self.enabled and before < now
+                and regular_close(_moment(before)).timestamp() <= now)
+
     def conditions_lapsed(self, spec: OrderSpec, met_at: float | None, filled: Decimal,
                           now: float) -> bool:
         """A GTC (or GTD) order activated by its conditions on an earlier trading day and not

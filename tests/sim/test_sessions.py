@@ -15,7 +15,16 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from ib_insync import IB, LimitOrder, MarketOrder, PriceCondition, Stock, StopOrder, Trade
+from ib_insync import (
+    IB,
+    LimitOrder,
+    MarketOrder,
+    Order,
+    PriceCondition,
+    Stock,
+    StopOrder,
+    Trade,
+)
 
 from backend.sim import SimThread
 from backend.sim.cli import build_parser, config_from_args
@@ -325,6 +334,22 @@ def test_day_orders_expire_at_the_close_or_at_20_with_outside_rth_and_gtc_carrie
     sim.set_time(et(25, 9, 30))
     wait_status(ib, gtc, "Submitted")
     assert [o["status"] for o in sim.orders()] == ["Cancelled", "Cancelled", "Submitted"]
+
+
+def test_crossing_the_close_runs_the_closing_auction_before_day_orders_expire(sim, ib, aapl):
+    sim.set_time(et(24, 15, 0))
+    moc = place(ib, aapl, Order(action="BUY", totalQuantity=10, orderType="MOC"))
+    loc = place(ib, aapl, Order(action="BUY", totalQuantity=10, orderType="LOC", lmtPrice=99.0))
+    wait_status(ib, moc, "PreSubmitted")
+    wait_status(ib, loc, "PreSubmitted")
+    sim.set_time(et(24, 15, 59, 59))
+    assert sim.executions() == []
+    sim.set_time(et(24, 16, 0))
+    wait_status(ib, moc, "Filled")  # at the last, 100.00
+    wait_status(ib, loc, "Cancelled")  # the close is above its 99.00 limit: it expires
+    assert [(e["order_id"], e["price"]) for e in sim.executions()] == [
+        (moc.order.orderId, dec("100.00"))]
+    assert sim.positions()["AAPL"]["qty"] == 10
 
 
 def test_day_order_placed_after_the_close_lives_until_the_next_close(sim, ib, aapl):
