@@ -193,6 +193,28 @@ async def test_a_code_no_table_knows_is_shown_and_reread(wired):
     connector.ib.client.cancelOrder(int(order_id), "")
 
 
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_reread_takes_the_brokers_word_over_a_stale_local_view(wired):
+    """The order ended at IB and its status message was lost (a dropped connection's gap):
+    the re-read finds it among the completed orders, and the normal status path hears it."""
+    sim, connector, heard = wired
+    (order_id,) = await connector.place_chain(None, [resting_buy("row-stale")])
+    await eventually(lambda: connector.order(order_id).status is OrderStatus.PENDING
+                     and sim_status(sim, order_id) in WORKING, what="resting order")
+
+    def end_without_telling(server) -> None:
+        order = server.broker.orders[(CLIENT_ID, int(order_id))]
+        order.status, order.completed_time = "Cancelled", server.clock.now()
+    sim.call(end_without_telling)
+    heard.clear()
+    record = await connector.reread_order(order_id)
+    assert record is not None and record.status is OrderStatus.CANCELLED
+    assert [r.status for (r,) in heard.about("order_status", order_id)] == [
+        OrderStatus.CANCELLED]
+    assert [r.order_id for (r,) in heard.about("order_cancelled", order_id)] == [order_id]
+    assert connector.order(order_id).status is OrderStatus.CANCELLED
+
+
 # ------------------------------------------------------- the trading core, end to end
 
 @pytest.fixture
