@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from backend.core import ledger, sizing
 from backend.core.cancels import CancelImpact, CloseRefused, ExitLegCancelRefused
@@ -39,7 +39,6 @@ from backend.core.journal import Journal
 from backend.core.leg_activity import LegActivity
 from backend.core.market_hours import calendar
 from backend.core.models import (
-    ContractInfo,
     FillRecord,
     LegRole,
     OrderIntent,
@@ -48,6 +47,7 @@ from backend.core.models import (
     OrderType,
     Position,
 )
+from backend.core.ports import BrokerPort, accepted_signals, leg_plans
 from backend.core.protection import EXIT_ROLES, ProtectionMixin
 from backend.core.state_machine import InvalidTransition, transition
 from backend.core.tasks import StateWaiter, TaskSupervisor
@@ -65,22 +65,6 @@ class SignalRefused(Exception):
     def __init__(self, reason: str, code: str = "refused") -> None:
         super().__init__(reason)
         self.reason, self.code = reason, code
-
-
-class BrokerPort(Protocol):
-    account: str
-
-    def is_connected(self) -> bool: ...
-    async def contract_info(self, symbol: str) -> ContractInfo: ...
-    async def place_chain(self, parent: OrderIntent | None,
-                          children: list[OrderIntent]) -> list[str]: ...
-    def cancel_order(self, order_id: str) -> None: ...
-    def cancel_all_orders(self) -> None: ...
-    def get_all_orders(self) -> list[OrderRecord]: ...
-    def get_positions(self) -> list[Position]: ...
-    def get_executions(self) -> list[FillRecord]: ...
-    async def place_market_order(self, symbol: str, qty: int, action: str,
-                                 order_ref: str = "") -> str: ...
 
 
 Listener = Callable[[str, dict[str, Any]], None]
@@ -103,10 +87,10 @@ class OrderManager(ProtectionMixin):
         self.broker_positions: dict[str, Position] = {}
         self.marks: dict[str, Decimal] = {}
         self.listeners: list[Listener] = []
-        self.signals: dict[str, Signal] = _accepted_signals(journal)
+        self.signals: dict[str, Signal] = accepted_signals(journal)
         """Signals that produced entries, this session's and the journal's: their reference
         price and ATR price re-protection and the market entry's trail after a restart."""
-        self.leg_plans: dict[str, dict[str, Any]] = _leg_plans(journal)
+        self.leg_plans: dict[str, dict[str, Any]] = leg_plans(journal)
         """What was sent per order id beyond OrderRecord: outsideRth, the activation level,
         goodAfterTime (journalled as ``legs_sent``); read by ``leg_activity``."""
         self.activated_trails: set[str] = set()
@@ -409,19 +393,3 @@ class OrderManager(ProtectionMixin):
 
 def _merge_identity(record: OrderRecord, known: OrderRecord) -> OrderRecord:
     return dataclasses.replace(record, role=known.role, signal_id=known.signal_id)
-
-
-def _accepted_signals(journal: Journal) -> dict[str, Signal]:
-    signals = {}
-    for row in journal.signals():
-        if row["outcome"] == "accepted":
-            signals[row["signal_id"]] = Signal(
-                id=row["signal_id"], symbol=row["symbol"], action=row["action"],
-                reference_price=row["reference_price"], atr=row["atr"],
-                timestamp=row["timestamp"], reason=row["reason"], score=row["score"])
-    return signals
-
-
-def _leg_plans(journal: Journal) -> dict[str, dict[str, Any]]:
-    return {leg["order_id"]: leg for event in journal.events("legs_sent")
-            for leg in event["payload"]["legs"]}
