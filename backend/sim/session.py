@@ -215,6 +215,9 @@ class Session(AccountRequests):
         self.client_id = client_id
         self.ready = True
         account = self.server.config.account
+        recovered = self.server.broker.live_orders(client_id)
+        if recovered:  # IB pushes a returning client's open orders (and the end) first:
+            self._send_orders(recovered)  # api_reconnect_recovered_cancel_status_aapl
         self.send([15, 1, account])
         self.send([9, 1, self.server.broker.next_order_id(client_id)])
         for code, text in ((2104, "Market data farm connection is OK:usfarm"),
