@@ -152,14 +152,15 @@ def flatten(p: Pricing, quantity: int, signal_id: str, regular_hours: bool = Tru
     """The order that takes the account back to where it was before the check.
 
     In regular hours a MKT order. Outside them IB holds a MKT order until the open (399),
-    so a marketable LMT with outsideRth 3% through the reference takes its place.
+    so a marketable LMT with outsideRth 2% through the reference takes its place (IB
+    cancels a limit about 3% through the market: api_order_type_matrix_aapl).
     """
     side = Side.SELL if quantity > 0 else Side.BUY
     common = dict(role=LegRole.FLATTEN, symbol=p.symbol, side=side, quantity=abs(quantity),
                   tif="DAY", order_ref=order_ref(signal_id, LegRole.FLATTEN))
     if regular_hours:
         return OrderIntent(order_type=OrderType.MARKET, **common)
-    through = Decimal("0.97") if side is Side.SELL else Decimal("1.03")
+    through = Decimal("0.98") if side is Side.SELL else Decimal("1.02")
     return OrderIntent(order_type=OrderType.LIMIT, outside_rth=True,
                        limit_price=round_to_tick(p.reference * through, p.tick), **common)
 
