@@ -86,12 +86,14 @@ async def test_rejected_leg_with_reprotect_rule_resends_protection(sim, tmp_path
     try:
         sim.reject_next_order(201, "Order rejected - reason:no stop today",
                               match=lambda spec: spec.order_type == "STP")
-        await trading.manager.execute_entry(signal())
+        sig = signal()
+        await trading.manager.execute_entry(sig)
         await eventually(lambda: trading.journal.events("reprotected"), what="re-protection")
         await eventually(lambda: len([o for o in live(broker_orders(sim)).values()
                                       if o["parent_id"] == 0]) == 3, what="fresh legs live")
         fresh = [o for o in live(broker_orders(sim)).values()]
         assert {o["order_type"] for o in fresh} == {"STP", "MKT", "TRAIL"}
+        assert {o["oca_group"] for o in fresh} == {f"S9-{sig.id}~r1"}
         assert all(o["total_qty"] == 100 for o in fresh)
         assert sim.positions()["AAPL"]["qty"] == 100
     finally:
@@ -154,6 +156,9 @@ async def test_restart_reprotects_a_naked_position(sim, tmp_path):
         legs = live(broker_orders(sim))
         assert sorted(o["order_type"] for o in legs.values()) == ["MKT", "STP", "TRAIL"]
         assert all(o["total_qty"] == 50 and o["parent_id"] == 0 for o in legs.values())
+        groups = {o["oca_group"] for o in legs.values()}
+        assert len(groups) == 1 and groups.pop().startswith("S9-pos-AAPL~r"), (
+            "one fresh group name (OCA names are single-use, R4)")
         stop = next(o for o in legs.values() if o["order_type"] == "STP")
         # 2% under the 100.03 average cost (ask 100.01 + $1.00 commission / 50 shares)
         assert stop["aux_price"] == Decimal("98.03")
