@@ -51,9 +51,9 @@ class OrderSeen:
     def saw(self, status: str) -> bool:
         return any(s == status for s, _ in self.statuses)
 
-    def why_held_when(self, status: str) -> str | None:
-        """The whyHeld of the first report of ``status``, None if never reported."""
-        return next((why for s, why in self.statuses if s == status), None)
+    @property
+    def working(self) -> bool:
+        return self.status in WORKING_STATUSES
 
     @property
     def done(self) -> bool:

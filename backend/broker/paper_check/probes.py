@@ -42,9 +42,6 @@ class Evidence:
             self.orders[label] = copy.deepcopy(self.orders[label])
 
 
-def _working(seen: OrderSeen) -> bool:
-    return seen.status in WORKING_STATUSES
-
 
 async def limit_held(ctx: Context) -> Evidence:
     """The limit chain with its parent far below the market: held children, then a parent
@@ -94,7 +91,7 @@ async def oca_pair(ctx: Context) -> Evidence:
                    for i, n in zip(intents, ctx.ids(2), strict=True))
     ev.add(ctx, ("a", "b"), ids)
     a, b = ev.orders["a"], ev.orders["b"]
-    ev.facts["both_working"] = await ctx.until(lambda: _working(a) and _working(b))
+    ev.facts["both_working"] = await ctx.until(lambda: a.working and b.working)
     ctx.ib.cancelOrder(ctx.sent[ids[0]])
     ev.facts["sibling_ended"] = await ctx.until(lambda: a.done and b.done)
     ev.freeze()
@@ -132,7 +129,7 @@ async def system_cancel(ctx: Context) -> Evidence:
     ev.facts["condition_cancelled"] = await ctx.until(
         lambda: conditioned.done, timeout=max(ctx.timeout, 15.0))
     await ctx.watch()  # give a group cancel the time a client cancel took (~0.2 s)
-    ev.facts["sibling_working"] = _working(sibling)
+    ev.facts["sibling_working"] = sibling.working
     ev.freeze()
     await ctx.cancel(ids)
     return ev
@@ -192,7 +189,7 @@ async def _cancel_stop_then_flatten(ctx: Context, ev: Evidence, ids: list[int]) 
     """The trader's "cancel the stop": IB should end the whole group; then sell the share."""
     await ctx.watch()
     ev.facts["before_cancel"] = {label: s.describe() for label, s in ev.orders.items()}
-    ev.facts["legs_working"] = {label: _working(s) and "child" not in s.why_held
+    ev.facts["legs_working"] = {label: s.working and "child" not in s.why_held
                                 for label, s in ev.orders.items() if label != "entry"}
     ctx.ib.cancelOrder(ev.sent["stop"])
     legs = [s for label, s in ev.orders.items() if label != "entry"]

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from backend.broker.paper_check import probes
-from backend.broker.paper_check.observe import WORKING_STATUSES, OrderSeen
+from backend.broker.paper_check.observe import WORKING_STATUSES
 from backend.broker.paper_check.probes import Evidence
 
 UTC = timezone.utc
@@ -58,9 +58,6 @@ PROBES: dict[str, Probe] = {p.name: p for p in (
 
 Verdict = tuple[bool, str]
 
-
-def _working(seen: OrderSeen) -> bool:
-    return seen.status in WORKING_STATUSES
 
 
 def _states(ev: Evidence, labels) -> str:
@@ -110,7 +107,7 @@ def gat_accepted(ev: Evidence) -> Verdict:
     sent = ev.sent["time_stop"].goodAfterTime
     echoed = seen.echo.goodAfterTime if seen.echo else ""
     same = _instant(echoed) is not None and _instant(echoed) == _instant(sent)
-    ok = _working(seen) or seen.saw("PreSubmitted")
+    ok = seen.working or seen.saw("PreSubmitted")
     ok = ok and 2174 not in seen.codes and same
     return ok, (f"sent {sent!r}, echoed {echoed!r}"
                 f"{'' if 2174 not in seen.codes else ', warning 2174'}")
@@ -180,7 +177,7 @@ def oca_name_single_use(ev: Evidence) -> Verdict:
 
 def fresh_name_accepted(ev: Evidence) -> Verdict:
     fresh = ev.orders["fresh"]
-    return _working(fresh) and not fresh.done, (
+    return fresh.working and not fresh.done, (
         f"{ev.sent['fresh'].ocaGroup!r}: {fresh.describe()}")
 
 
