@@ -156,12 +156,16 @@ def markers(events: list, order_ids: set[int]) -> set[tuple]:
 
 
 def replay_capture(source: Capture | str | Path, sim: SimThread | None = None,
-                   config: SimConfig | None = None) -> ReplayResult:
+                   config: SimConfig | None = None,
+                   market: Decimal | None = None) -> ReplayResult:
     """Replay ``source`` (a Capture or a transcript path) and return both sides' stories.
     With ``sim`` the caller's simulator is used as it is; else one is started with
-    ``config`` (default: a still market, sessions on when the simulator has them)."""
+    ``config`` (default: a still market, sessions on when the simulator has them).
+    ``market`` overrides AAPL's price when the capture holds no evidence of it (a
+    capture with neither raises LookupError rather than guess)."""
     cap = source if isinstance(source, Capture) else load_capture(source)
-    market, _ = capture_market(cap)
+    if market is None:
+        market, _ = capture_market(cap)
     moment = capture_moment(cap)
     if sim is not None:
         return _run(cap, sim, market, moment)
