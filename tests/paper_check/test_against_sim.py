@@ -91,6 +91,7 @@ async def test_the_capture_reads_back_and_replays_without_a_difference(regular_s
     assert text.startswith("# Exact capture ")
     assert "server_version=176" in text.splitlines()[0]
     assert regular_sim.config.account not in text  # masked, same length
+    assert text.splitlines()[-1] == "disconnect"
     cap = load_capture(run.capture)
     assert cap.server_version == 176 and cap.live
     managed = [e for e in cap.events if e.kind == "managed_accounts"]

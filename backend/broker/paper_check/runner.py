@@ -287,6 +287,7 @@ async def run_paper_check(options: Options, exits: ExitParams, entry: EntryParam
                               f"({exc})") from None
     finally:
         ib.disconnect()
+        capture.on_disconnected()  # the socket closes on a later loop turn: say it now
         capture.write(path, report.capture_header(options, started, capture.server_version,
                                                   list(results.values())), account)
     for line in report.table(list(results.values())):
