@@ -38,6 +38,7 @@ from backend.core.models import (
     Side,
 )
 from backend.sim import SimThread
+from backend.sim.timefmt import parse_ib_time
 from tests.helpers import eventually
 from tests.sim.conftest import quiet_config
 
@@ -482,7 +483,9 @@ async def test_place_exit_legs_without_parent_is_live_at_once(connected, sim):
     assert (stop["order_type"], stop["aux_price"], stop["conditions"]) == ("STP",
                                                                            Decimal("98.00"), 0)
     assert (time_stop["order_type"], time_stop["conditions"]) == ("MKT", 1)
-    assert time_stop["good_after_time"] == legs[1].good_after_time
+    # IB echoes goodAfterTime in US/Eastern (api_tif_attribute_matrix_aapl): the same instant
+    assert parse_ib_time(time_stop["good_after_time"])[0] == parse_ib_time(
+        legs[1].good_after_time)[0]
     assert time_stop["held_by"] == "good_after_time"
     assert (trail["order_type"], trail["aux_price"], trail["conditions"]) == (
         "TRAIL", Decimal("1.50"), 1)
