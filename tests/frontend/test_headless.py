@@ -217,7 +217,7 @@ async def test_trade_events_are_printed_as_they_happen(tmp_path):
     assert all(line.startswith("15:30:00 ") for line in lines)
     text = "\n".join(line[9:] for line in lines)
     assert "connection connected: connected to 127.0.0.1:" in text
-    assert re.search(r"^order \d+ AAPL BUY 100 MKT \[entry\]: PENDING$", text, re.M)
+    assert re.search(r"^order \d+ AAPL BUY 100 LMT limit 100\.50? \[entry\]: PENDING$", text, re.M)
     assert re.search(r"^order \d+ AAPL SELL 100 STP stop 98\.0+ \[safety_stop\]: PENDING$",
                      text, re.M)
     assert re.search(r"^order \d+ AAPL \[entry\]: PENDING -> FILLED 100/100 @ 100\.01$",

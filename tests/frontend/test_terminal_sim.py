@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -141,7 +142,10 @@ def test_ignition_to_grouped_exits_then_stop_fill_closes_the_position(
                              and window.positions.row("AAPL")["quantity"] == 100, what="position")
             protection = window.positions.data(window.positions.index(
                 window.positions.index_of["AAPL"], window.positions.column_index("protection")))
-            assert protection == "stop · time · trail"
+            # Each leg in plain words, in sending order, saying what it can do now.
+            assert re.fullmatch(r"stop \d+\.\d\d working · time stop at \d\d:\d\d:\d\d UTC "
+                                r"unless \d+\.\d\d trades · trail waits for \d+\.\d\d",
+                                protection), protection
             assert sim.positions()["AAPL"]["qty"] == 100
 
             # The chart of the selected symbol carries the trade's levels.
