@@ -46,7 +46,8 @@ class LegFacts:
     waits_for_parent: bool = False
     """Attached to an entry that has not filled: IB holds it (whyHeld ``child``/``trigger``)."""
     stop_price: Decimal | None = None
-    """STP: the stop; TRAIL: the current trailing stop as IB last reported it."""
+    """STP: the stop; TRAIL: the trailing stop IB reported once it moved (None before)."""
+    trail_amount: Decimal | None = None
     activation_price: Decimal | None = None
     """TRAIL: the level that activates it; time stop: the level that cancels it."""
     activated: bool = False
@@ -96,6 +97,8 @@ def describe_leg(leg: LegFacts, session: Session) -> LegActivity:
     if leg.order_type is OrderType.TRAIL:
         if leg.activation_price is not None and not leg.activated:
             return said(False, f"{name} waits for {_price(leg.activation_price)}")
+        if leg.stop_price is None and leg.trail_amount is not None:
+            return said(True, f"{name} working, {_price(leg.trail_amount)} under the high")
         return said(True, f"{name} {_price(leg.stop_price)} working")
     if leg.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
         return said(True, f"{name} {_price(leg.stop_price)} working")
@@ -118,14 +121,19 @@ def leg_facts(record: OrderRecord, plan: Mapping[str, Any], waits_for_parent: bo
 
     A trail counts as activated once the OMS saw its level trade, or once IB reports a
     trailing stop above the initial one (activation - amount): it only moves once active.
+    Until IB reports it moving, the trail's stop is not shown (IB need not send an update
+    each time it ratchets; no public evidence either way).
     """
     activation = Decimal(plan["activation"]) if plan.get("activation") else None
     good_after = parse_ib_utc(plan.get("good_after_time", ""))
     moved = (record.order_type is OrderType.TRAIL and activation is not None
              and record.stop_price is not None and record.trail_amount is not None
              and record.stop_price > activation - record.trail_amount)
+    is_trail = record.order_type is OrderType.TRAIL
+    stop = record.stop_price if not is_trail or moved or activation is None else None
     return LegFacts(order_id=record.order_id, role=record.role, order_type=record.order_type,
                     outside_rth=bool(plan.get("outside_rth", False)),
-                    waits_for_parent=waits_for_parent, stop_price=record.stop_price,
+                    waits_for_parent=waits_for_parent, stop_price=stop,
+                    trail_amount=record.trail_amount,
                     activation_price=activation, activated=seen_activated or moved,
                     good_after=good_after, due=good_after is not None and now >= good_after)

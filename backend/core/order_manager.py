@@ -44,7 +44,6 @@ from backend.core.models import (
     OrderIntent,
     OrderRecord,
     OrderStatus,
-    OrderType,
     Position,
 )
 from backend.core.ports import BrokerPort, accepted_signals, leg_plans
@@ -103,19 +102,24 @@ class OrderManager(ProtectionMixin):
         self.entry_timers: dict[str, asyncio.TimerHandle] = {}
         """Armed entry timeouts (one per entry, across reconnects)."""
         self.desk = TraderDesk(self)
+        self.closed = False
 
     @property
     def pending_tasks(self) -> set:
         return self.tasks.tasks
 
     def close(self) -> None:
-        """Stop the background tasks and entry timeouts: the core is stopping."""
+        """Stop tasks and timeouts; broker events arriving later are dropped (the journal is
+        about to close, and the next start reconciles with the broker anyway)."""
+        self.closed = True
         self.tasks.cancel_all()
         for timer in self.entry_timers.values():
             timer.cancel()
 
     # -- events out -------------------------------------------------------------
     def publish(self, kind: str, **payload: Any) -> None:
+        if self.closed:
+            return
         if kind in JOURNALLED_EVENTS:
             self.journal.record_event(kind, payload)
         for listener in list(self.listeners):
@@ -256,13 +260,6 @@ class OrderManager(ProtectionMixin):
         """Per live exit leg of ``symbol``: can it act now, in one sentence (leg_activity)."""
         return self.desk.leg_activity(symbol)
 
-    def _note_activation(self, symbol: str, last: Decimal) -> None:
-        """Remember trails whose activation level traded: IB does not re-hold them."""
-        for record in self.live_exits(symbol):
-            level = self.leg_plans.get(record.order_id, {}).get("activation")
-            if record.order_type is OrderType.TRAIL and level and last >= Decimal(level):
-                self.activated_trails.add(record.order_id)
-
     def books(self) -> dict[str, ledger.Book]:
         """Positions from fills, rebuilt only after a fill (or its commission) arrives."""
         if self._books is None:
@@ -350,6 +347,9 @@ class OrderManager(ProtectionMixin):
         self._store(dataclasses.replace(known, message=message, updated_at=self.now()), known)
 
     def on_fill(self, fill: FillRecord) -> None:
+        if self.closed:
+            log.debug("fill %s after close: left to the next reconciliation", fill.exec_id)
+            return
         first = fill.exec_id not in self.fills
         self.fills[fill.exec_id] = fill
         self._books = None
@@ -373,9 +373,13 @@ class OrderManager(ProtectionMixin):
     def on_tick(self, quote) -> None:
         if quote.last is not None:
             self.marks[quote.symbol] = quote.last
-            self._note_activation(quote.symbol, quote.last)
+            self.desk.note_activation(quote.symbol, quote.last)
 
     def _store(self, record: OrderRecord, known: OrderRecord | None) -> None:
+        if self.closed:
+            log.debug("order %s after close: left to the next reconciliation",
+                      record.order_id)
+            return
         if known is not None and known.status is not record.status:
             try:
                 transition(known.status, record.status)

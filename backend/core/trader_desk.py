@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from backend.core.cancels import (
@@ -25,7 +26,7 @@ from backend.core.cancels import (
 from backend.core.exit_plan import base_signal_id, order_ref
 from backend.core.leg_activity import LegActivity, LegFacts, describe_leg, leg_facts
 from backend.core.market_trail import committed_sells
-from backend.core.models import LegRole, OrderRecord, OrderStatus
+from backend.core.models import LegRole, OrderRecord, OrderStatus, OrderType
 
 if TYPE_CHECKING:
     from backend.core.order_manager import OrderManager
@@ -130,6 +131,14 @@ class TraderDesk:
         legs = sorted(m.live_exits(symbol.strip().upper()),
                       key=lambda r: int(r.order_id) if r.order_id.isdigit() else 0)
         return [describe_leg(self.leg_facts(r, now), session) for r in legs]
+
+    def note_activation(self, symbol: str, last: Decimal) -> None:
+        """Remember trails whose activation level traded: IB does not re-hold them."""
+        m = self.m
+        for record in m.live_exits(symbol):
+            level = m.leg_plans.get(record.order_id, {}).get("activation")
+            if record.order_type is OrderType.TRAIL and level and last >= Decimal(level):
+                m.activated_trails.add(record.order_id)
 
     def leg_facts(self, record: OrderRecord, now: datetime) -> LegFacts:
         m = self.m

@@ -47,6 +47,9 @@ ROWS = [
     (LegFacts("13", LegRole.PROFIT_HARVESTER, OrderType.TRAIL, stop_price=D("104.50"),
               activation_price=D("103.00"), activated=True), R, True, "trail 104.50 working"),
     (TRAIL, AFTER, False, "trail: regular hours only"),
+    (LegFacts("13", LegRole.PROFIT_HARVESTER, OrderType.TRAIL, trail_amount=D("1.50"),
+              activation_price=D("103.00"), activated=True), R, True,
+     "trail working, 1.50 under the high"),
     # a manual working stop, and a LMT leg that IB lets act outside regular hours
     (LegFacts("20", LegRole.MANUAL, OrderType.STOP, stop_price=D("97.00")), R, True,
      "stop 97.00 working"),
@@ -86,15 +89,17 @@ def _trail_record(stop: str) -> OrderRecord:
 PLAN = {"activation": "103.00", "outside_rth": False, "good_after_time": ""}
 
 
-@pytest.mark.parametrize(("stop", "seen", "activated"), [
-    ("101.50", False, False),   # the initial stop: activation 103.00 - 1.50
-    ("101.50", True, True),     # the OMS saw 103.00 trade
-    ("102.10", False, True),    # IB moved the stop above the initial one: it is trailing
+@pytest.mark.parametrize(("stop", "seen", "activated", "shown"), [
+    ("101.50", False, False, None),     # the initial stop: activation 103.00 - 1.50
+    ("101.50", True, True, None),       # the OMS saw 103.00 trade; IB has not moved it yet
+    ("102.10", False, True, "102.10"),  # IB moved the stop above the initial one: trailing
 ])
-def test_leg_facts_trail_activation(stop, seen, activated):
+def test_leg_facts_trail_activation(stop, seen, activated, shown):
     facts = leg_facts(_trail_record(stop), PLAN, waits_for_parent=False, seen_activated=seen,
                       now=GAT)
     assert facts.activated is activated and facts.activation_price == D("103.00")
+    assert facts.stop_price == (None if shown is None else D(shown))
+    assert facts.trail_amount == D("1.50")
 
 
 @pytest.mark.parametrize(("now", "due"), [

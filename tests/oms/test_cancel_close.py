@@ -15,7 +15,7 @@ from backend.core.cancels import CloseRefused, ExitLegCancelRefused
 from backend.core.models import LegRole, OrderStatus
 from backend.core.order_manager import SignalRefused
 from tests.helpers import eventually
-from tests.oms.conftest import CLIENT_ID, broker_orders, enter, held, live, signal
+from tests.oms.conftest import CLIENT_ID, broker_orders, enter, held, live, signal, sim_clock
 
 pytestmark = pytest.mark.asyncio
 
@@ -114,6 +114,12 @@ async def test_leg_activity_follows_the_session(core, sim):
                          LegRole.TIME_STOP: "time stop: regular hours only",
                          LegRole.PROFIT_HARVESTER: "trail: regular hours only"}
     assert not any(a.can_act_now for a in core.manager.leg_activity("AAPL"))
+    core.manager.now = sim_clock(sim)
+    await core.connector.market.subscribe("AAPL")  # the OMS sees the ticks
+    sim.set_price("AAPL", "103.20")  # ignition: the time stop goes, the trail trails
+    await eventually(lambda: [a.sentence for a in core.manager.leg_activity("AAPL")] == [
+        "stop 98.00 working", "trail working, 1.50 under the high"],
+        what="the trail shown working")
 
 
 OUTSIDE_RTH_ROWS = [
