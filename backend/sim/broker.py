@@ -161,6 +161,7 @@ class Broker(OrderEntry):
             return
         never_submitted = cancels.unsubmitted(order)
         order.buffered = order.discarded = False
+        order.why_held = ""  # a cancelled order reports whyHeld "" (api_bracket_place_aapl)
         if pending and not never_submitted:
             order.status = "PendingCancel"
             self.listener.order_update(order, open_order=True)
@@ -257,7 +258,8 @@ class Broker(OrderEntry):
                 continue
             if self._expire_or_cancel_on_conditions(order):
                 continue
-            self._refresh_hold(order)
+            fresh, order.fresh = order.fresh, False
+            self._refresh_hold(order, announce=not fresh)
             if order.held_by:
                 continue
             self._start_trail_if_active(order)
@@ -270,7 +272,10 @@ class Broker(OrderEntry):
             group = self.oca.group_key(order)
             if symbol in self.halted:
                 price = None
-            if price is not None and qty > 0 and not self.oca.blocked(order, executed_groups):
+            executes = (price is not None and qty > 0
+                        and not self.oca.blocked(order, executed_groups))
+            if executes:
+                assert price is not None
                 self._execute(order, qty, price)
                 if group:
                     executed_groups.add(group)
@@ -278,6 +283,11 @@ class Broker(OrderEntry):
                         pending_reductions.append((order, qty))
                     else:
                         self._apply_oca(order, qty)
+            elif fresh and order.status != "PreSubmitted":
+                # Released orders are echoed PreSubmitted; one that did not execute at once
+                # is then Submitted, a MKT that did goes PreSubmitted -> Filled (ib-orders R11:
+                # api_dollar_cost_averaging_aapl, api_order_rest_cancel_aapl, April 2026)
+                self.listener.order_update(order, open_order=True)
             if order.spec.tif == "IOC" and not order.done:  # api_ioc_fok_aapl (August)
                 self._cancel(order, "immediate or cancel", pending=True)
         for order, qty in pending_reductions:

@@ -163,11 +163,12 @@ class OrderEntry:
             self.oca.add(item)
             self._refresh_hold(item, announce=False)
             self._start_trail_if_active(item)
-            if self._price_capped(item):
-                continue
+            if item.status == "Submitted":  # TWS echoes it PreSubmitted first (R11)
+                item.status, item.fresh = "PreSubmitted", True
             self.listener.order_update(item, open_order=True)
             for code, text in [*warnings, *item.entry_warnings]:  # 2109/399/2174 follow the echo
                 self.listener.order_error(item.client_id, item.order_id, code, text)
+            self._price_capped(item)
             if item.key in self._warnings_due:
                 self.listener.order_error(item.client_id, item.order_id,
                                           *self._warnings_due.pop(item.key))
@@ -188,9 +189,11 @@ class OrderEntry:
             order.oca_echo = f"{parent.perm_id}"
 
     def _price_capped(self, order: WorkingOrder) -> bool:
-        """IB cancels a limit through the market beyond its price band at once:
-        PendingCancel in the first echo, then Cancelled + 202 with the reason
-        (``order_rules.price_cap_text``). Held children are not checked."""
+        """IB cancels a limit through the market beyond its price band once it is echoed:
+        PendingCancel, Cancelled, 202 with the reason (``order_rules.price_cap_text``;
+        ``api_oca_trigger_aapl`` and ``api_order_rejects_aapl`` show the PreSubmitted echo
+        first, ``api_bracket_trigger_aapl`` the same for a revision). Held children are not
+        checked."""
         spec = order.spec
         if spec.order_type != "LMT" or spec.lmt_price is None or order.held_by == "parent":
             return False
@@ -198,9 +201,7 @@ class OrderEntry:
                                           self.market.quote(order.instrument.symbol).last)
         if text is None:
             return False
-        order.status = "PendingCancel"
-        self.listener.order_update(order, open_order=True)
-        self._cancel(order, "price constraint", public_reason=text)
+        self._cancel(order, "price constraint", public_reason=text, pending=True)
         return True
 
     def _modify(self, order: WorkingOrder, spec: OrderSpec) -> None:
@@ -236,4 +237,6 @@ class OrderEntry:
         self.listener.order_update(order, open_order=True)
         for code, text in warnings:
             self.listener.order_error(order.client_id, order.order_id, code, text)
+        if self._price_capped(order):
+            return
         self.evaluate(order.instrument.symbol)

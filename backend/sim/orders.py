@@ -37,6 +37,9 @@ class WorkingOrder:
     clientId in orderStatus (``api_cross_client_cancel_aapl``, April 2026)."""
     entry_warnings: list[tuple[int, str]] = field(default_factory=list)
     """Warnings TWS adds to the accepted order, sent after its first echo (2174)."""
+    fresh: bool = False
+    """Released and echoed PreSubmitted, not yet through a matching pass (``Broker.evaluate``
+    then reports Submitted, or the execution)."""
     oca_echo: str | None = None
     """The ocaGroup openOrder reports instead of the client's, while TWS shows its own
     bracket number for a custom group under an unfilled parent (ib_insync #606)."""

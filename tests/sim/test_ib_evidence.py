@@ -159,7 +159,7 @@ def test_global_cancel_answers_161_for_an_order_already_cancelled(sim, api):
     wait_error(api, oid, 202)
     global_cancel(api)
     wait_error(api, oid, 161)
-    assert statuses(api, oid) == ["Submitted", "Cancelled"]
+    assert statuses(api, oid) == ["PreSubmitted", "Submitted", "Cancelled"]
     assert errors(api, oid) == [(202, CANCELLED),
                                 (161, not_cancellable(sim.order(oid)["perm_id"]))]
 
@@ -174,7 +174,7 @@ def test_global_cancel_answers_202_with_an_empty_reason(sim, api):
     wait_error(api, b, 202)
     barrier(api)
     for oid in (a, b):
-        assert statuses(api, oid) == ["Submitted", "Cancelled"]
+        assert statuses(api, oid) == ["PreSubmitted", "Submitted", "Cancelled"]
         assert errors(api, oid) == [(202, CANCELLED)]
         assert sim.order(oid)["completed_status"] == "Cancelled by Global Cancel"
 
@@ -195,12 +195,13 @@ def test_fok_limits_are_refused_inactive(sim, api, limit):
 
 def test_ioc_limit_far_through_the_market_is_cancelled_by_the_price_constraint(sim, api):
     """api_ioc_fok_aapl (April 2026: IOC BUY about 20% above the market ended PendingCancel
-    -> Cancelled, no fill) and api_order_type_matrix_aapl order 381 (the same with its 202
-    text): IB refuses a limit more than ~2.94% through the market."""
+    -> Cancelled, no fill), api_order_type_matrix_aapl order 381 (the same with its 202
+    text), api_oca_trigger_aapl and api_order_rejects_aapl (PreSubmitted first): IB refuses a
+    limit 2.94% or more through the market (the three captures' caps are all x 1.0294)."""
     oid = place(api, first_id(api), "BUY", 1, "LMT", lmtPrice=120.0, tif="IOC")
     text = wait_error(api, oid, 202)
-    assert statuses(api, oid) == ["PendingCancel", "Cancelled"]
-    assert open_orders(api, oid)[0][3].status == "PendingCancel"
+    assert statuses(api, oid) == ["PreSubmitted", "PendingCancel", "Cancelled"]
+    assert [o[3].status for o in open_orders(api, oid)] == ["PreSubmitted", "PendingCancel"]
     assert text == (CANCELLED + "We cannot accept an order at a limit price at or more "
                     "aggressive than 102.94. Please submit your order <br>using a limit price "
                     "that is closer to the current market price of 100. or convert your order "
@@ -213,7 +214,7 @@ def test_ioc_that_cannot_execute_ends_pending_cancel_then_cancelled(sim, api):
     reason, no fill."""
     oid = place(api, first_id(api), "BUY", 1, "LMT", lmtPrice=99.0, tif="IOC")
     wait_error(api, oid, 202)
-    assert statuses(api, oid) == ["Submitted", "PendingCancel", "Cancelled"]
+    assert statuses(api, oid) == ["PreSubmitted", "Submitted", "PendingCancel", "Cancelled"]
     assert errors(api, oid) == [(202, CANCELLED)]
     assert sim.executions() == []
 

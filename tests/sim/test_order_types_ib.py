@@ -200,13 +200,17 @@ def test_moc_and_loc_execute_in_the_closing_auction(sim, api):
 
 # -- status sequences (R11, as the captures show them in regular hours) ----------------------
 def test_market_order_submitted_then_filled_and_resting_limit_cancels_directly(sim, api):
-    """api_order_type_matrix_aapl (June, regular hours): MKT Submitted -> Filled; a resting
-    LMT Submitted, and its client cancel straight to Cancelled (no PendingCancel)."""
+    """ib-orders R11: a MKT order PreSubmitted -> Filled, a resting LMT PreSubmitted ->
+    Submitted (api_dollar_cost_averaging_aapl, api_pairs_trading_aapl_msft,
+    api_order_rest_cancel_aapl, April 2026, regular hours; the June matrix shows Submitted
+    first); a client cancel straight to Cancelled (api_order_type_matrix_aapl, June and
+    August, api_order_rest_cancel_161_aapl; only api_order_rest_cancel_aapl showed a
+    PendingCancel first)."""
     mkt = place(api, first_id(api), "BUY", 10, "MKT")
     wait_status(api, mkt, "Filled")
-    assert statuses(api, mkt) == ["Submitted", "Filled"]
+    assert statuses(api, mkt) == ["PreSubmitted", "Filled"]
     lmt = place(api, mkt + 1, "BUY", 10, "LMT", lmtPrice=14.61)
     wait_status(api, lmt, "Submitted")
     cancel(api, lmt)
     wait_error(api, lmt, 202)
-    assert statuses(api, lmt) == ["Submitted", "Cancelled"]
+    assert statuses(api, lmt) == ["PreSubmitted", "Submitted", "Cancelled"]
