@@ -1,34 +1,55 @@
 """Garbage in, service continues: random requests must never take a session or the server down.
 
-Two kinds of input: well-framed messages with random ids and random fields on
+Kinds of input: well-framed messages with random ids and random fields on
 a session that has completed the handshake (the server must answer each
-with a reply or an error 320 and keep serving that very socket), and random
-bytes on fresh connections that never handshake (the server may close them
-or ignore them, but must never answer them as a client, and other clients
-must not notice). After every example both a raw socket and a real
-ib_insync client must still get an answer to reqCurrentTime.
+with a reply or an error 320 and keep serving that very socket); orders
+carrying absurd numbers (refused with 321, and every later reply still
+reaches its end marker); random bytes on fresh connections that never
+handshake (the server may close them or ignore them, but must never answer
+them as a client, and other clients must not notice); frames cut short or
+longer than any request (closed, the first after the deadline, the second
+at its length prefix). After every example both a raw socket and a real
+ib_insync client must still get an answer to reqCurrentTime. Last, 50 real
+clients trade at once and the broker's state adds up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import struct
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ib_insync import IB, ExecutionFilter, LimitOrder, Order, PriceCondition, Stock, StopOrder
+from ib_insync import (
+    IB,
+    ExecutionFilter,
+    LimitOrder,
+    MarketOrder,
+    Order,
+    PriceCondition,
+    Stock,
+    StopOrder,
+)
 from ibapi.contract import Contract as ApiContract
 from ibapi.execution import ExecutionFilter as ApiExecutionFilter
 from ibapi.order import Order as ApiOrder
 from ibapi.order_cancel import OrderCancel
 
 from backend.sim import SimThread
+from tests.helpers import eventually
 from tests.sim.conftest import quiet_config
 from tests.sim.encodings import ib_insync_requests, ibapi_requests
 from tests.sim.wireclient import WireClient
+
+MAX_REQUEST = 64 * 1024
+DEADLINE_S = 0.5
+_client_ids = itertools.count(1000)
+_order_ids = itertools.count(50_000)
 
 KNOWN_IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 14, 15, 16, 17, 20, 25, 49, 58, 59, 61, 62, 63, 64,
              71, 76, 77, 92, 93, 99]
@@ -117,7 +138,9 @@ class _Recorder(logging.Handler):
 
 @pytest.fixture(scope="module")
 def fuzz_sim() -> Iterator[SimThread]:
-    with SimThread(quiet_config(tick_interval_s=0.1)) as thread:
+    config = quiet_config(tick_interval_s=0.1, max_request_bytes=MAX_REQUEST,
+                          handshake_timeout_s=DEADLINE_S, message_deadline_s=DEADLINE_S)
+    with SimThread(config) as thread:
         yield thread
 
 
@@ -193,3 +216,119 @@ def test_a_broken_handshake_is_closed_not_served(fuzz_sim, bystander):
         assert stranger.hello("hello there") is None
         assert stranger.wait_closed(1.0)
     assert bystander.reqCurrentTime() is not None
+
+
+# -- absurd numbers ----------------------------------------------------------------------------
+ABSURD = st.one_of(
+    st.integers(min_value=10**12, max_value=10**60).map(str),
+    st.integers(min_value=10**12, max_value=10**60).map(lambda n: f"-{n}"),
+    st.floats(min_value=1e12, max_value=1e300).map(repr),
+    st.builds("{}e{}".format, st.integers(1, 9), st.integers(12, 308)),
+    st.builds("{}E+{}".format, st.integers(1, 9), st.integers(12, 308)),
+    st.sampled_from(["1e28", "1E+28", "-1e28", "1" + "0" * 28, "9.99e27", "1e-400"]),
+)
+PLACE_TEMPLATE = ib_insync_requests(lambda c: c.placeOrder(
+    1, Stock("AAPL", "SMART", "USD", conId=265598), LimitOrder("SELL", 10, 150.0)))[0]
+NUMBER_FIELDS = {"totalQuantity": 17, "lmtPrice": 19}
+assert [PLACE_TEMPLATE[i] for i in NUMBER_FIELDS.values()] == ["10", "150.0"], PLACE_TEMPLATE
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(field_name=st.sampled_from(sorted(NUMBER_FIELDS)), text=ABSURD)
+def test_absurd_numbers_are_refused_and_every_later_reply_still_ends(session, bystander,
+                                                                     internal_errors,
+                                                                     field_name, text):
+    """A 1e28 quantity used to be stored; formatting it later broke every reply listing it."""
+    fields = list(PLACE_TEMPLATE)
+    order_id = next(_order_ids)
+    fields[1], fields[NUMBER_FIELDS[field_name]] = str(order_id), text
+    session.send(*fields)
+    answer = session.read_until(lambda f: f[:1] == ["4"] and f[2] == str(order_id))[-1]
+    assert answer[3] == "321" and field_name in answer[4], answer
+    session.send(99, 0)
+    session.read_until(lambda f: f == ["102"])
+    session.send(16, 1)
+    session.read_until(lambda f: f == ["53", "1"])
+    assert bystander.reqCurrentTime() is not None
+    assert not internal_errors, [r.getMessage() for r in internal_errors]
+    _drain(session)
+
+
+# -- partial and oversized frames ----------------------------------------------------------------
+def _stranger(port: int, handshaken: bool) -> WireClient:
+    client = WireClient(port)
+    if handshaken:
+        client.connect(next(_client_ids))
+    else:
+        client.send_bytes(b"API\0")
+    return client
+
+
+@settings(max_examples=12, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(declared=st.integers(1, MAX_REQUEST), fraction=st.floats(0, 0.999),
+       handshaken=st.booleans())
+def test_a_frame_cut_short_is_closed_after_the_deadline(fuzz_sim, bystander, declared, fraction,
+                                                        handshaken):
+    with _stranger(fuzz_sim.port, handshaken) as stranger:
+        body = min(int(declared * fraction), declared - 1)
+        stranger.send_bytes(struct.pack(">I", declared) + b"x" * body)
+        assert stranger.wait_closed(DEADLINE_S + 3), "a partial frame was held"
+    assert bystander.reqCurrentTime() is not None
+
+
+@settings(max_examples=20, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(declared=st.integers(MAX_REQUEST + 1, 2**32 - 1), handshaken=st.booleans(),
+       body=st.binary(max_size=64))
+def test_a_frame_longer_than_any_request_is_refused_at_its_prefix(fuzz_sim, bystander,
+                                                                  declared, handshaken, body):
+    with _stranger(fuzz_sim.port, handshaken) as stranger:
+        stranger.send_bytes(struct.pack(">I", declared) + body)
+        seen = []
+        while (msg := stranger.read(DEADLINE_S + 3)) is not None:
+            seen.append(msg)
+        assert stranger.closed
+        if handshaken:  # refused with a reason, not left to time out
+            assert seen and seen[-1][3] == "320" and "exceeds" in seen[-1][4], seen
+    assert bystander.reqCurrentTime() is not None
+
+
+# -- many clients at once ----------------------------------------------------------------------
+TRADERS = 50
+
+
+def test_fifty_clients_trade_at_once_and_the_books_add_up(event_loop_for_ib):
+    config = quiet_config(max_clients=TRADERS + 5)
+    aapl = Stock("AAPL", "SMART", "USD", conId=265598)
+    with SimThread(config) as sim:
+        async def trader(i: int) -> tuple[IB, int, int]:
+            ib = IB()
+            await ib.connectAsync("127.0.0.1", sim.port, clientId=100 + i, timeout=30)
+            resting = ib.placeOrder(aapl, LimitOrder("BUY", 1, 100.0 + i / 100))
+            filled = ib.placeOrder(aapl, MarketOrder("BUY", i % 3 + 1))
+            await eventually(lambda: resting.orderStatus.status == "Submitted", 30,
+                             f"client {i}'s resting order")
+            ib.cancelOrder(resting.order)
+            await eventually(lambda: resting.orderStatus.status == "Cancelled"
+                             and filled.orderStatus.status == "Filled" and filled.fills, 30,
+                             f"client {i}'s cancel and fill")
+            assert [f.execution.orderId for f in ib.fills()] == [filled.order.orderId]
+            return ib, resting.order.orderId, filled.order.orderId
+
+        loop = event_loop_for_ib
+        results = loop.run_until_complete(asyncio.gather(*(trader(i) for i in range(TRADERS))))
+        orders = {(o["client_id"], o["order_id"]): o for o in sim.orders()}
+        assert len(orders) == 2 * TRADERS
+        for i, (_ib, resting_id, filled_id) in enumerate(results):
+            assert orders[(100 + i, resting_id)]["status"] == "Cancelled"
+            filled = orders[(100 + i, filled_id)]
+            assert (filled["status"], filled["filled"]) == ("Filled", i % 3 + 1)
+        executions = sim.executions()
+        assert sorted(e["client_id"] for e in executions) == [100 + i for i in range(TRADERS)]
+        bought = sum(i % 3 + 1 for i in range(TRADERS))
+        assert sim.positions()["AAPL"]["qty"] == bought == sum(e["shares"] for e in executions)
+        assert sorted(sim.connected_clients()) == [100 + i for i in range(TRADERS)]
+        for ib, _, _ in results:
+            ib.disconnect()
