@@ -60,7 +60,8 @@ def check_bind(host: str, trusted: Iterable[str]) -> None:
 def describe(trusted: Iterable[str]) -> str:
     """``loopback, 192.0.2.0/24``: for the serving line and the log."""
     networks = parse_networks(trusted)
-    named = [str(n) for n in networks if not n.is_loopback]
+    named = [str(n.network_address if n.num_addresses == 1 else n)
+             for n in networks if not n.is_loopback]
     return ", ".join((["loopback"] if len(named) < len(networks) else []) + named) or "nobody"
 
 

@@ -23,6 +23,7 @@ from ib_insync import IB, LimitOrder, MarketOrder, Order, Stock, StopOrder
 
 from backend.sim import SimConfig, SimThread
 from backend.sim import marketdata as md
+from backend.sim.admission import LOOPBACK, Admission, Notices, check_bind, describe
 from backend.sim.wire import FrameReader, OutOfRange, fmt_decimal, frame, frame_raw, parse_decimal
 from tests.sim.conftest import quiet_config, wait_until
 from tests.sim.test_cli import run_cli
@@ -76,6 +77,62 @@ def connect_ib(sim: SimThread, client_id: int) -> IB:
     ib = IB()
     ib.connect("127.0.0.1", sim.port, clientId=client_id, timeout=5)
     return ib
+
+
+# -- admission and notices (pure) ---------------------------------------------------------------
+@pytest.mark.parametrize(("peer", "trusted"), [
+    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("::ffff:127.0.0.1", True),
+    ("192.0.2.7", True), ("192.0.2.8", False), ("10.0.0.1", False), ("fe80::1%eth0", False),
+    ("not-an-address", False), (None, False),
+])
+def test_admission_trusts_loopback_and_the_named_addresses_only(peer, trusted):
+    admission = Admission(("127.0.0.0/8", "::1", "192.0.2.7"), max_clients=2)
+    assert admission.trusts(peer) is trusted
+    refusal = admission.refusal(peer, open_connections=0)
+    assert (refusal is None) is trusted
+    if trusted:
+        assert admission.refusal(peer, open_connections=2).kind == "full"
+
+
+@pytest.mark.parametrize(("host", "trusted", "allowed"), [
+    ("127.0.0.1", LOOPBACK, True), ("localhost", LOOPBACK, True), ("::1", LOOPBACK, True),
+    ("0.0.0.0", LOOPBACK, False), ("", LOOPBACK, False), ("192.0.2.1", LOOPBACK, False),
+    ("0.0.0.0", (*LOOPBACK, "192.0.2.0/24"), True), ("0.0.0.0", ("0.0.0.0/0",), True),
+])
+def test_binding_beyond_loopback_needs_a_non_loopback_trusted_entry(host, trusted, allowed):
+    if allowed:
+        check_bind(host, trusted)
+    else:
+        with pytest.raises(ValueError, match="--trusted"):
+            check_bind(host, trusted)
+
+
+@pytest.mark.parametrize(("trusted", "described"), [
+    (LOOPBACK, "loopback"), ((*LOOPBACK, "192.0.2.0/24", "198.51.100.9"),
+                             "loopback, 192.0.2.0/24, 198.51.100.9"),
+    (("192.0.2.7",), "192.0.2.7"), ((), "nobody"),
+])
+def test_the_trusted_list_is_described_as_the_serving_line_shows_it(trusted, described):
+    assert describe(trusted) == described
+
+
+def test_notices_log_each_kind_once_per_interval_and_count_the_rest():
+    now = [100.0]
+    records = _Records()
+    logger = logging.getLogger("tests.sim.notices")
+    logger.addHandler(records)
+    try:
+        notices = Notices(logger, interval_s=10, clock=lambda: now[0])
+        for _ in range(5):
+            notices.warn("full", "refused a connection")
+        notices.warn("untrusted", "refused a stranger")
+        now[0] = 111.0
+        notices.warn("full", "refused another")
+        assert [r.getMessage() for r in records.records] == [
+            "refused a connection", "refused a stranger",
+            "refused another (4 more like it in the last 11 s)"]
+    finally:
+        logger.removeHandler(records)
 
 
 # -- numbers -----------------------------------------------------------------------------------
