@@ -145,7 +145,7 @@ class Session(AccountRequests):
             return
         head = fields[0].strip() if fields else ""
         msg_id = int(head) if head.isdigit() and len(head) <= 9 else None
-        name = REQUEST_NAMES.get(msg_id or 0, f"message {fields[:1]}")
+        name = REQUEST_NAMES.get(msg_id or 0, "an unknown request")
         try:
             if not self.ready:
                 self.start_api(fields)
@@ -155,11 +155,12 @@ class Session(AccountRequests):
                     raise ProtocolError(f"unknown or unsupported message id {fields[:1]}")
                 handler(fields)
         except OutOfRange as exc:
-            log.warning("client %s sent %s with %s", self.who, name, exc)
+            self.server.notices.warn("out-of-range", f"client {self.who} sent {name} with {exc}")
             self.error(self._req_id_of(fields), 321,
                        f"Error validating request.-'bO' : cause - {exc}")
         except ProtocolError as exc:
-            log.warning("client %s sent a request that cannot be parsed: %s", self.who, exc)
+            self.server.notices.warn("unparseable", f"client {self.who} sent a request that "
+                                                    f"cannot be parsed: {exc}")
             self.error(self._req_id_of(fields), 320, f"Error reading request: {exc}")
         except Exception as exc:  # a bug answers this request and must break nothing else
             self.server.internal_error(name, self.who)
