@@ -112,12 +112,25 @@ def capture_day(cap: Capture) -> str:
 
 
 def capture_moment(cap: Capture) -> datetime | None:
-    """The first connection time, as an aware datetime (see ``GATEWAY_ZONE``)."""
+    """The first connection time, as an aware datetime: in the zone the server named when
+    it is an explicit one (``UTC``, ``US/Eastern``: sigma9-sim, so a ``sigma9 paper-check``
+    capture of it), else in ``GATEWAY_ZONE``."""
     for line in cap.handshakes + cap.header:
-        if m := re.search(r'"connection_time":"(\d{8} \d{2}:\d{2}:\d{2})', line):
+        if m := re.search(r'"connection_time":"(\d{8} \d{2}:\d{2}:\d{2}) ?([^"]*)"', line):
             return datetime.strptime(m.group(1), "%Y%m%d %H:%M:%S").replace(
-                tzinfo=GATEWAY_ZONE)
+                tzinfo=_named_zone(m.group(2)))
     return None
+
+
+def _named_zone(name: str) -> ZoneInfo:
+    """``UTC``/``GMT`` or an ``Area/City`` name as written; anything else (``CET``, "Central
+    European Standard Time", none) is the captures' Gateway zone."""
+    if name in ("UTC", "GMT") or "/" in name:
+        try:
+            return ZoneInfo(name)
+        except (ValueError, KeyError):
+            pass
+    return GATEWAY_ZONE
 
 
 def leg_client_ids(cap: Capture) -> dict[int, int]:
