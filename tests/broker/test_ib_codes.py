@@ -199,8 +199,13 @@ async def test_a_reread_takes_the_brokers_word_over_a_stale_local_view(wired):
     the re-read finds it among the completed orders, and the normal status path hears it."""
     sim, connector, heard = wired
     (order_id,) = await connector.place_chain(None, [resting_buy("row-stale")])
+    # Wait until the local view has caught up with the broker's last word (the echo goes
+    # PreSubmitted -> Submitted): an echo still in flight during the re-read's reqOpenOrders
+    # would be counted by ib_insync as an open order, and the test would race it.
     await eventually(lambda: connector.order(order_id).status is OrderStatus.PENDING
-                     and sim_status(sim, order_id) in WORKING, what="resting order")
+                     and sim_status(sim, order_id) == "Submitted"
+                     and connector.order(order_id).broker_status == "Submitted",
+                     what="resting order, echo complete")
 
     def end_without_telling(server) -> None:
         order = server.broker.orders[(CLIENT_ID, int(order_id))]
