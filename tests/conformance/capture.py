@@ -28,7 +28,8 @@ from tests.conformance.recorder import json_order_fields
 
 LIVE_MARKERS = ("grounded by live api capture", "exact capture", "live-derived",
                 "live recorder capture", "exact public-api capture",
-                "grounded by live paper gateway")
+                "grounded by live paper gateway", "exact public api capture",
+                "exact paper ib gateway capture")
 FARM_CODES = frozenset({2104, 2106, 2107, 2108, 2119, 2158})
 
 # Semantic kinds as ibkr-go writes them -> the event model's kinds.

@@ -31,6 +31,8 @@ from tests.conformance.recorder import Recorder, order_fields, proto_order_field
 
 PROTOBUF_OFFSET = 200
 MIN_SERVER_VER_PROTOBUF = 201
+MIN_SERVER_VER_CME_TAGGING = 192
+"""ibapi ``MIN_SERVER_VER_CME_TAGGING_FIELDS``: text cancelOrder loses its version field."""
 
 # Classic outgoing (client) message ids, from ibapi.message.OUT.
 CLIENT_KINDS: dict[int, str] = {
@@ -118,7 +120,9 @@ def _client_text(kind: str, msg_id: int, fields: list[str],
         spec = parse_place_order([str(msg_id), *fields], server_version)
         return kind, spec.order_id, order_fields(spec)
     if kind == "cancel_order":
-        return kind, int(fields[1]), {}  # version, orderId[, manualOrderCancelTime...]
+        # ibapi drops the leading version field from server version 192
+        # (MIN_SERVER_VER_CME_TAGGING_FIELDS): [version,] orderId[, manualOrderCancelTime...]
+        return kind, int(fields[0 if server_version >= MIN_SERVER_VER_CME_TAGGING else 1]), {}
     if kind == "req_completed_orders":
         return kind, None, {"api_only": fields[0] == "1"}
     if kind == "req_executions":
