@@ -8,10 +8,8 @@ test. The two shapes (docs/oca.md):
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -225,14 +223,6 @@ def test_trail_after_fill_refuses_nonsense(changes, fragment):
 
 
 # --------------------------------------------------------------- params from settings
-
-@pytest.fixture
-def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("SIGMA9_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-
 
 def test_entry_params_from_default_settings(isolated_settings):
     params = EntryParams.from_settings(load_settings().entry)

@@ -7,11 +7,9 @@ here with the row that broke.
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -312,15 +310,6 @@ def test_exit_group_refuses_nonsense(changes, fragment):
 
 
 # ------------------------------------------------------------------- params from settings
-
-@pytest.fixture
-def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No SIGMA9_* variables and an empty HOME: only config/default.toml is read."""
-    for name in list(os.environ):
-        if name.upper().startswith("SIGMA9_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-
 
 def test_exit_params_from_default_settings_are_exact_decimals(isolated_settings):
     params = ExitParams.from_settings(load_settings().exits)

@@ -69,3 +69,13 @@ def wait_until(ib: IB, predicate: Callable[[], object], timeout: float = 5.0,
             return
         ib.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def api(sim):
+    """The official ibapi client as client 1, AAPL at 100.00 (tests/sim/evidence_kit.py)."""
+    from tests.sim.evidence_kit import ibapi_client
+
+    sim.set_price("AAPL", "100.00")
+    with ibapi_client(sim, 1) as app:
+        yield app

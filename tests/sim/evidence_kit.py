@@ -20,7 +20,11 @@ from ibapi.order_cancel import OrderCancel
 from tests.sim.test_cross_client import ApiApp, _Problems, order, stock
 
 __all__ = ["ApiApp", "order", "stock", "ibapi_client", "statuses", "errors", "wait_status",
-           "wait_error", "barrier", "open_orders", "cancel", "global_cancel", "place"]
+           "wait_error", "barrier", "open_orders", "cancel", "global_cancel", "place",
+           "first_id", "CANCELLED"]
+
+CANCELLED = "Order Canceled - reason:"
+"""IB's 202 text for a cancel, with the empty reason the live captures show."""
 
 
 @contextmanager
@@ -38,6 +42,10 @@ def ibapi_client(sim, client_id: int) -> Iterator[ApiApp]:
         logging.getLogger("ibapi").removeHandler(problems)
     assert app.crash is None, f"ibapi's reader loop died: {app.crash!r}"
     assert problems.records == [], f"ibapi logged decode problems: {problems.records}"
+
+
+def first_id(app: ApiApp) -> int:
+    return app.named("nextValidId")[0][0]
 
 
 def statuses(app: ApiApp, order_id: int) -> list[str]:

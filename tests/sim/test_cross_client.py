@@ -172,18 +172,11 @@ class _Problems(logging.Handler):
 
 @pytest.fixture
 def api(sim) -> Iterator[ApiApp]:
-    problems = _Problems()
-    logging.getLogger("ibapi").addHandler(problems)
-    app = ApiApp()
-    try:
-        app.start(sim.port, 7)
-        app.wait_event("error", lambda _rid, code, _text: code == 2158)  # last of the greeting
+    """Client 7, greeted, and checked for decode problems at the end (evidence_kit)."""
+    from tests.sim.evidence_kit import ibapi_client  # it builds on this module's ApiApp
+
+    with ibapi_client(sim, 7) as app:
         yield app
-    finally:
-        app.stop()
-        logging.getLogger("ibapi").removeHandler(problems)
-    assert app.crash is None, f"ibapi's reader loop died: {app.crash!r}"
-    assert problems.records == [], f"ibapi logged decode problems: {problems.records}"
 
 
 def stock(symbol: str = "AAPL") -> Contract:

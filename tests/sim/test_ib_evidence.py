@@ -14,9 +14,11 @@ from decimal import Decimal
 import pytest
 
 from tests.sim.evidence_kit import (
+    CANCELLED,
     barrier,
     cancel,
     errors,
+    first_id,
     global_cancel,
     ibapi_client,
     open_orders,
@@ -27,23 +29,11 @@ from tests.sim.evidence_kit import (
     wait_status,
 )
 
-CANCELLED = "Order Canceled - reason:"
 DISCARDED = "Order Canceled - reason:Order was discarded."
 
 
 def not_cancellable(perm_id: int) -> str:
     return f"Cancel attempted when order is not in a cancellable state.  Order permId ={perm_id}"
-
-
-@pytest.fixture
-def api(sim):
-    sim.set_price("AAPL", "100.00")
-    with ibapi_client(sim, 1) as app:
-        yield app
-
-
-def first_id(app) -> int:
-    return app.named("nextValidId")[0][0]
 
 
 # -- 328: a trailing child needs a LMT or STP LMT parent ----------------------------------------

@@ -17,10 +17,11 @@ import pytest
 from ibapi.order_condition import PriceCondition
 
 from tests.sim.evidence_kit import (
+    CANCELLED,
     barrier,
     cancel,
     errors,
-    ibapi_client,
+    first_id,
     open_orders,
     place,
     statuses,
@@ -29,19 +30,7 @@ from tests.sim.evidence_kit import (
 )
 from tests.sim.orderkit import ib_time
 
-CANCELLED = "Order Canceled - reason:"
 ACCOUNT = "DU1234567"
-
-
-@pytest.fixture
-def api(sim):
-    sim.set_price("AAPL", "100.00")
-    with ibapi_client(sim, 1) as app:
-        yield app
-
-
-def first_id(app) -> int:
-    return app.named("nextValidId")[0][0]
 
 
 def oca(group: str, oca_type: int = 1) -> dict:

@@ -14,11 +14,12 @@ from decimal import Decimal
 import pytest
 
 from tests.sim.evidence_kit import (
+    CANCELLED,
     barrier,
     cancel,
     errors,
+    first_id,
     global_cancel,
-    ibapi_client,
     open_orders,
     place,
     status_rows,
@@ -26,20 +27,6 @@ from tests.sim.evidence_kit import (
     wait_error,
     wait_status,
 )
-
-CANCELLED = "Order Canceled - reason:"
-
-
-@pytest.fixture
-def api(sim):
-    sim.set_price("AAPL", "100.00")
-    with ibapi_client(sim, 1) as app:
-        yield app
-
-
-def first_id(app) -> int:
-    return app.named("nextValidId")[0][0]
-
 
 RESTING = [
     # type, attributes, status while working, whyHeld, cancel passes through PendingCancel
