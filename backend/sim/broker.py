@@ -276,6 +276,12 @@ class Broker(OrderEntry):
                         and not self.oca.blocked(order, executed_groups))
             if executes:
                 assert price is not None
+                if fresh and order.status == "Submitted":
+                    # Released and marketable: PreSubmitted -> Submitted -> Filled, the
+                    # fullest sequence IB sent (api_order_fill_aapl.sv225 order 601,
+                    # api_order_type_matrix_aapl 391); IB often leaves one of the first two
+                    # out (docs/simulator.md, "IB's optional transient statuses").
+                    self.listener.order_update(order, open_order=True)
                 self._execute(order, qty, price)
                 if group:
                     executed_groups.add(group)
@@ -285,8 +291,7 @@ class Broker(OrderEntry):
                         self._apply_oca(order, qty)
             elif fresh and order.status != "PreSubmitted":
                 # Released orders are echoed PreSubmitted; one that did not execute at once
-                # is then Submitted, a MKT that did goes PreSubmitted -> Filled (ib-orders R11:
-                # api_dollar_cost_averaging_aapl, api_order_rest_cancel_aapl, April 2026)
+                # is then Submitted (ib-orders R11: api_order_rest_cancel_aapl, April 2026)
                 self.listener.order_update(order, open_order=True)
             if order.spec.tif == "IOC" and not order.done:  # api_ioc_fok_aapl (August)
                 self._cancel(order, "immediate or cancel", pending=True)

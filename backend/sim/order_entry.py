@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from backend.sim import entry_rules, order_rules
+from backend.sim import entry_rules, order_rules, order_types
 from backend.sim.activation import follow_trail_limit
 from backend.sim.models import Instrument, OrderSpec
 from backend.sim.order_types import TRAILING_TYPES
@@ -162,6 +162,7 @@ class OrderEntry:
             self._default_bracket_oca(item)
             self.oca.add(item)
             self._refresh_hold(item, announce=False)
+            self._held_only_by_trigger(item)
             self._start_trail_if_active(item)
             if item.status == "Submitted":  # TWS echoes it PreSubmitted first (R11)
                 item.status, item.fresh = "PreSubmitted", True
@@ -173,6 +174,19 @@ class OrderEntry:
                 self.listener.order_error(item.client_id, item.order_id,
                                           *self._warnings_due.pop(item.key))
         self.evaluate(order.instrument.symbol)
+
+    def _held_only_by_trigger(self, order: WorkingOrder) -> None:
+        """A stop child whose parent executes on release is echoed whyHeld ``trigger``, not
+        ``child,trigger``: ``api_bracket_trigger_aapl`` (April 2026, regular hours) reported
+        the STP child of a MKT parent ``trigger`` from its first status, while
+        ``api_bracket_place_aapl.sv225`` reported the STP child of a resting LMT parent
+        ``child,trigger``. A LMT child says ``child`` in both (orders 48 and 569)."""
+        parent = self._parent(order)
+        if order.why_held != "child,trigger" or parent is None or parent.done \
+                or parent.held_by or parent.instrument.symbol in self.halted:
+            return
+        if order_types.execution_price(parent, self._touch(parent.instrument)) is not None:
+            order.why_held = "trigger"
 
     def _default_bracket_oca(self, order: WorkingOrder) -> None:
         """TWS links bracket children that carry no ocaGroup into one group named after the
@@ -192,17 +206,31 @@ class OrderEntry:
         """IB cancels a limit through the market beyond its price band once it is echoed:
         PendingCancel, Cancelled, 202 with the reason (``order_rules.price_cap_text``;
         ``api_oca_trigger_aapl`` and ``api_order_rejects_aapl`` show the PreSubmitted echo
-        first, ``api_bracket_trigger_aapl`` the same for a revision). Held children are not
-        checked."""
+        first; a revision: ``_refuse_revision``). Held children are not checked."""
+        text = self._price_cap(order)
+        if text is not None:
+            self._cancel(order, "price constraint", public_reason=text, pending=True)
+        return text is not None
+
+    def _price_cap(self, order: WorkingOrder) -> str | None:
         spec = order.spec
         if spec.order_type != "LMT" or spec.lmt_price is None or order.held_by == "parent":
-            return False
-        text = order_rules.price_cap_text(spec.action, spec.lmt_price,
+            return None
+        return order_rules.price_cap_text(spec.action, spec.lmt_price,
                                           self.market.quote(order.instrument.symbol).last)
-        if text is None:
-            return False
-        self._cancel(order, "price constraint", public_reason=text, pending=True)
-        return True
+
+    def _refuse_revision(self, order: WorkingOrder, previous: OrderSpec, reason: str) -> None:
+        """IB's price band refusing a revision through the market cancels the order itself
+        (``api_bracket_trigger_aapl`` order 48, April 2026: a bracket's LMT child revised
+        to 206.28 with the market at 257.68): PendingCancel, the order back at its previous
+        terms (IB's last echo showed the old limit), Cancelled with 202 naming the band,
+        then 201 for the replace. A system cancel: its OCA siblings stay (order 49)."""
+        order.status = "PendingCancel"
+        self.listener.order_update(order, open_order=True)
+        order.spec = previous
+        self.listener.order_update(order, open_order=True)
+        self._cancel(order, "price constraint", public_reason=reason)
+        self._report_error(order, 201, order_rules.REPLACE_TOO_LATE)
 
     def _modify(self, order: WorkingOrder, spec: OrderSpec) -> None:
         if order.status == "Filled":
@@ -237,6 +265,8 @@ class OrderEntry:
         self.listener.order_update(order, open_order=True)
         for code, text in warnings:
             self.listener.order_error(order.client_id, order.order_id, code, text)
-        if self._price_capped(order):
+        reason = self._price_cap(order)
+        if reason is not None:
+            self._refuse_revision(order, old, reason)
             return
         self.evaluate(order.instrument.symbol)

@@ -42,6 +42,10 @@ ALGO_ATTRIBUTES: dict[str, frozenset[str]] = {
 although IB's algo page lists it, was answered 443 by the paper Gateway, so it is absent.
 Attribute sets beyond the captured ones follow IB's IBKR-algos page (no public capture)."""
 
+REPLACE_TOO_LATE = "Order rejected - reason:Order has been cancelled already, too late to replace"
+"""201 after IB's price band cancelled an order on its revision (``api_bracket_trigger_aapl``
+order 48, April 2026: 202 with the band's reason, then this)."""
+
 PRICE_CAP_PERCENT = Decimal("2.94")
 """How far through the market a limit may be: order 381 of ``api_order_type_matrix_aapl``
 (BUY LMT 350.62 with the market at 292.84) was cancelled "at or more aggressive than

@@ -149,7 +149,7 @@ def test_global_cancel_answers_161_for_an_order_already_cancelled(sim, api):
     wait_error(api, oid, 202)
     global_cancel(api)
     wait_error(api, oid, 161)
-    assert statuses(api, oid) == ["PreSubmitted", "Submitted", "Cancelled"]
+    assert statuses(api, oid) == ["PreSubmitted", "Submitted", "PendingCancel", "Cancelled"]
     assert errors(api, oid) == [(202, CANCELLED),
                                 (161, not_cancellable(sim.order(oid)["perm_id"]))]
 

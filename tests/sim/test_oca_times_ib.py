@@ -53,7 +53,8 @@ def test_client_cancel_of_one_member_cancels_the_whole_group(sim, api):
     wait_error(api, b, 202)
     barrier(api)
     for oid in (a, b):
-        assert statuses(api, oid) == ["PreSubmitted", "Submitted", "Cancelled"]
+        assert statuses(api, oid) == ["PreSubmitted", "Submitted", "PendingCancel",
+                                      "Cancelled"]
         assert errors(api, oid) == [(202, CANCELLED)]
     assert sim.order(b)["completed_status"] == "Cancelled by OCA group: a member was cancelled"
     assert sim.order(other)["status"] == "Submitted"
@@ -105,6 +106,7 @@ def test_an_execution_cancels_the_siblings_through_pending_cancel(sim, api):
     wait_status(api, b, "Submitted")
     sim.set_price("AAPL", "98.95")
     wait_status(api, b, "Cancelled")
+    wait_error(api, b, 202)  # the 202 follows the status
     assert statuses(api, a)[-1] == "Filled"
     assert statuses(api, b)[-2:] == ["PendingCancel", "Cancelled"]
     assert errors(api, b) == [(202, CANCELLED)]
