@@ -37,8 +37,10 @@ ALGO_ATTRIBUTES: dict[str, frozenset[str]] = {
                        "speedUp"}),
     "ArrivalPx": frozenset({"maxPctVol", "riskAversion", "startTime", "endTime",
                             "forceCompletion", "allowPastEndTime"}),
+    "DarkIce": frozenset({"displaySize", "startTime", "endTime", "allowPastEndTime"}),
 }
-"""Attributes IB accepted per algo in ``api_algo_variants_aapl``; Twap's ``strategyType``,
+"""Attributes IB accepted per algo in ``api_algo_variants_aapl`` (DarkIce: IB's IBKR-algos
+page, as ``whatif_rejections`` sent them); Twap's ``strategyType``,
 although IB's algo page lists it, was answered 443 by the paper Gateway, so it is absent.
 Attribute sets beyond the captured ones follow IB's IBKR-algos page (no public capture)."""
 
@@ -90,7 +92,17 @@ def hedge_quantity(hedge_type: str, hedge_param: str, parent_qty: Decimal,
     return (parent_qty * beta).to_integral_value(rounding=ROUND_HALF_UP)
 
 
-def algo_error(strategy: str, params: list[tuple[str, str]]) -> RuleError | None:
+ATTRIBUTE_NOT_ALLOWED = "The '{name}' order attribute may not be specified for this order."
+OWN_DISPLAY_SIZE = frozenset({"DarkIce"})
+"""Algos that take the display size as their own parameter and refuse the order's
+``displaySize`` with 10255 (``whatif_rejections``, July 2026: a DarkIce what-if with
+displaySize 1 on the order and as the algo's parameter)."""
+
+
+def algo_error(strategy: str, params: list[tuple[str, str]],
+               display_size: int = 0) -> RuleError | None:
+    if strategy in OWN_DISPLAY_SIZE and display_size:
+        return RuleError(10255, ATTRIBUTE_NOT_ALLOWED.format(name="Display Size"))
     allowed = ALGO_ATTRIBUTES.get(strategy)
     if allowed is None:
         return RuleError(443, f"Order processing failed. Unknown algo strategy:{strategy}")

@@ -28,6 +28,7 @@ from backend.sim.market import Market
 from backend.sim.models import OrderSpec
 from backend.sim.orders import ExecutionRecord, WorkingOrder
 from backend.sim.session import Session
+from backend.sim.validation import validate_spec
 
 log = logging.getLogger("sigma9.sim")
 ACCOUNT_PUSH_SECONDS = 3.0
@@ -277,6 +278,11 @@ class SimServer:
         inst = self.market.find(spec.contract.symbol, spec.contract.con_id)
         if inst is None:
             s.error(spec.order_id, 200, "No security definition has been found for the request")
+            return
+        listed = {q.instrument.con_id for q in self.market.symbols.values()}
+        problem = validate_spec(spec, inst, listed, self.config.account)
+        if problem is not None:  # IB checks a preview as an order (whatif_rejections: 10255)
+            s.error(spec.order_id, problem.code, problem.text)
             return
         before = self._account_values()
         price = spec.lmt_price or self.market.quote(inst.symbol).ask

@@ -94,7 +94,7 @@ def validate_spec(spec: OrderSpec, inst: Instrument | None, known_con_ids: set[i
         if problem:
             return invalid(problem)
     if spec.algo_strategy:
-        algo = algo_error(spec.algo_strategy, spec.algo_params)
+        algo = algo_error(spec.algo_strategy, spec.algo_params, spec.display_size)
         if algo is not None:
             return Rejection(algo.code, algo.text)
     for price in (spec.lmt_price, spec.aux_price, spec.trail_stop_price):

@@ -135,6 +135,7 @@ def build_order(f: dict[str, Any]) -> Order:
     order.allOrNone = bool(f.get("all_or_none"))
     if f.get("min_qty"):
         order.minQty = int(f["min_qty"])
+    order.displaySize = int(f.get("display_size") or 0)
     order.whatIf = bool(f.get("what_if"))
     order.hedgeType, order.hedgeParam = f.get("hedge_type") or "", f.get("hedge_param") or ""
     order.algoStrategy = f.get("algo_strategy") or ""

@@ -23,7 +23,7 @@ ORDER_KEYS = ("action", "total_quantity", "order_type", "lmt_price", "aux_price"
               "outside_rth", "good_after_time", "good_till_date", "trail_stop_price",
               "trailing_percent", "lmt_price_offset", "conditions_ignore_rth",
               "conditions_cancel_order", "algo_strategy", "what_if", "hedge_type",
-              "hedge_param", "all_or_none", "min_qty")
+              "hedge_param", "all_or_none", "min_qty", "display_size")
 
 
 def _num(value: Any) -> Decimal | None:
@@ -86,7 +86,8 @@ def proto_order_fields(contract: Any, order: Any) -> dict[str, Any]:
                conditions_cancel_order=order.conditionsCancelOrder,
                algo_strategy=order.algoStrategy, what_if=order.whatIf,
                hedge_type=order.hedgeType, hedge_param=order.hedgeParam,
-               all_or_none=order.allOrNone, min_qty=order.minQty if has("minQty") else None)
+               all_or_none=order.allOrNone, min_qty=order.minQty if has("minQty") else None,
+               display_size=order.displaySize)
     for key, name in (("lmt_price", "lmtPrice"), ("aux_price", "auxPrice"),
                       ("trail_stop_price", "trailStopPrice"),
                       ("trailing_percent", "trailingPercent"),

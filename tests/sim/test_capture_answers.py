@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ibapi.tag_value import TagValue
+
 from tests.sim.evidence_kit import (
     CANCELLED,
     barrier,
     errors,
     first_id,
     global_cancel,
+    open_orders,
     place,
     status_rows,
     statuses,
@@ -108,3 +111,20 @@ def test_global_cancel_answers_161_for_filled_orders(sim, api):
     assert [c for c, _ in errors(api, rest)] == [202]
     assert statuses(api, buy)[-1] == statuses(api, sell)[-1] == "Filled"
     assert sim.order(rest)["status"] == "Cancelled"
+
+
+def test_a_preview_is_checked_like_an_order(sim, api):
+    """whatif_rejections (July 2026): a what-if DarkIce order carrying the display size on
+    the order as well as in the algo's parameters drew 10255 and no preview; the same
+    order without the order-level display size is previewed (an openOrder, no order kept)."""
+    params = [TagValue("displaySize", "1"), TagValue("allowPastEndTime", "1")]
+    refused = place(api, first_id(api), "BUY", 1, "LMT", lmtPrice=90.0, whatIf=True,
+                    algoStrategy="DarkIce", algoParams=params, displaySize=1)
+    assert wait_error(api, refused, 10255) == ("The 'Display Size' order attribute may not "
+                                               "be specified for this order.")
+    previewed = place(api, refused + 1, "BUY", 1, "LMT", lmtPrice=90.0, whatIf=True,
+                      algoStrategy="DarkIce", algoParams=params)
+    api.wait_event("openOrder", lambda oid, *_: oid == previewed)
+    barrier(api)
+    assert open_orders(api, refused) == [] and errors(api, previewed) == []
+    assert sim.orders() == []
