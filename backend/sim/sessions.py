@@ -7,10 +7,13 @@ as pure functions of an order and the simulator's clock (epoch seconds), each wi
 evidence (docs/simulator.md, "Trading sessions"):
 
 - **399 outside regular hours.** An order that cannot work in the current session is
-  accepted, held PreSubmitted, and on weekdays warned with 399 "... will not be placed at
-  the exchange until <next open> US/Eastern." (at weekends it is held without one:
-  ``weekend``). Live captures ``api_bracket_place_aapl`` (LMT parent, LMT
-  and STP children, after hours: each got 399 naming 09:30 the next day) and
+  accepted, held PreSubmitted, and warned with 399 "... will not be placed at the exchange
+  until <next open> US/Eastern.", at weekends too (``empty_tif_default_aapl``, Saturday
+  29 August 2026: 399 naming Monday 09:30 after the order's first status; the semantic
+  ``api_reconnect_recovered_cancel_status_aapl``, Saturday 4 July, shows none because its
+  first leg disconnected right after that status). Live captures
+  ``api_bracket_place_aapl`` (LMT parent, LMT and STP children, after hours: each got 399
+  naming 09:30 the next day) and
   ``api_conditions_matrix_aapl`` (conditioned LMT orders with conditionsIgnoreRth, after
   hours: 399 each); a MKT order in the latter held PreSubmitted with whyHeld "".
 - **outsideRth honoured or ignored.** IB keeps outsideRth only on the order types and
@@ -184,7 +187,7 @@ class SessionRules:
         if spec.outside_rth and not keeps_outside_rth(spec):
             spec.outside_rth = False
             warnings.append((CODE_IGNORED, OUTSIDE_RTH_IGNORED))
-        if not self.may_work(spec, now) and not weekend(now):
+        if not self.may_work(spec, now):
             until = self.next_working_moment(spec, now)
             warnings.append((CODE_HELD, held_text(spec, inst, until)))
         return warnings
@@ -208,17 +211,6 @@ class SessionRules:
         if not self.enabled or met_at is None or filled > 0 or spec.tif == "DAY":
             return False
         return _day(now) > _day(met_at)
-
-
-def weekend(now: float) -> bool:
-    """Saturday or Sunday in US/Eastern. An order placed then is held without 399: the live
-    capture ``api_reconnect_recovered_cancel_status_aapl`` (Saturday 4 July 2026, a GTC LMT
-    echoed PreSubmitted, reconnected to 15 s later and cancelled) shows none. Against it, a
-    public Java client's comment quotes a 399 naming Monday 2016-03-28 09:30 (possibly
-    placed on Good Friday, a weekday holiday), and the capture's first leg ends right
-    after the order's status, where a 399 would follow; the live capture wins here
-    (docs/simulator.md, "Trading sessions"): paper-check."""
-    return _moment(now).astimezone(EASTERN).weekday() >= 5
 
 
 def _day(moment: float) -> date:

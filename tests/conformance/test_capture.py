@@ -6,13 +6,16 @@ import base64
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from ibapi.client import EClient
 from ibapi.contract import Contract
 from ibapi.order import Order
 from ibapi.wrapper import EWrapper
 
-from tests.conformance.capture import collapse, load_capture, parse_capture
+from tests.conformance.allowances import relative_band, tolerated_statuses
+from tests.conformance.capture import OrderStory, collapse, load_capture, parse_capture
 from tests.conformance.frames import decode_client, decode_server
+from tests.conformance.replay import compare, normalise_text
 
 CAPTURES = Path(__file__).parent / "captures"
 ERROR_328 = ("AAAAWwAAAMwI3AMQuvqJrIM0GMgCIkhUcmFpbGluZyBzdG9wIG9yZGVycyBjYW4gYmUgYXR0YWNoZWQgdG8g"
@@ -141,3 +144,86 @@ def test_text_cancel_at_200_as_ibapi_writes_it():
         sent = _Sent(version)
         sent.cancelOrder(382, OrderCancel())
         assert decode_client(sent.frames[-1], version)[:2] == ("cancel_order", 382)
+
+
+# -- the comparison: IB's own variations allowed, nothing else -------------------------------
+def _story(statuses: list[str], why: list[str] | None = None, errors=(), filled=0) -> OrderStory:
+    return OrderStory(1, list(statuses), list(why or [""]), list(errors), Decimal(filled))
+
+
+TOLERATED = [
+    # IB's sequence, the simulator's fullest one (captures: allowances.OPTIONAL_TRANSIENTS)
+    (["Submitted", "Cancelled"], ["PreSubmitted", "Submitted", "PendingCancel", "Cancelled"]),
+    (["PreSubmitted", "Filled"], ["PreSubmitted", "Submitted", "Filled"]),
+    (["Submitted", "Filled"], ["PreSubmitted", "Submitted", "Filled"]),
+    (["PendingCancel", "Cancelled"], ["PreSubmitted", "PendingCancel", "Cancelled"]),
+    (["PreSubmitted", "PendingCancel", "Cancelled"],
+     ["PreSubmitted", "Submitted", "PendingCancel", "Cancelled"]),
+]
+
+
+@pytest.mark.parametrize(("ib", "sim"), TOLERATED)
+def test_a_transient_status_ib_left_out_is_not_a_difference(ib, sim):
+    assert compare(_story(ib), _story(sim)) == []
+
+
+CAUGHT = [
+    # what is wrong, IB's story, the simulator's story
+    ("final state", _story(["Submitted", "Cancelled"]),
+     _story(["PreSubmitted", "Submitted"])),
+    ("a missing Filled", _story(["Submitted", "Filled"], filled=10),
+     _story(["PreSubmitted", "Submitted"], filled=10)),
+    ("an extra Cancelled", _story(["PreSubmitted", "Submitted"]),
+     _story(["PreSubmitted", "Submitted", "Cancelled"])),
+    ("a status IB sent that the simulator left out",
+     _story(["PreSubmitted", "Submitted", "PendingCancel", "Cancelled"]),
+     _story(["PreSubmitted", "Submitted", "Cancelled"])),
+    ("a transient where IB has none before that status",
+     _story(["PreSubmitted", "Cancelled"]), _story(["PreSubmitted", "Submitted", "Cancelled"])),
+    ("a wrong whyHeld", _story(["PreSubmitted"], ["trigger"]),
+     _story(["PreSubmitted"], ["child,trigger", "trigger"])),
+    ("a wrong code", _story(["Cancelled"], errors=[(202, "Order Canceled - reason:")]),
+     _story(["Cancelled"], errors=[(201, "Order Canceled - reason:")])),
+    ("a wrong text", _story(["Cancelled"], errors=[(202, "Order Canceled - reason:")]),
+     _story(["Cancelled"], errors=[(202, "Order Canceled - reason:Order was discarded.")])),
+]
+
+
+@pytest.mark.parametrize(("what", "ib", "sim"), CAUGHT, ids=[c[0] for c in CAUGHT])
+def test_the_comparison_still_catches(what, ib, sim):
+    assert compare(ib, sim), what
+
+
+def test_without_recorded_errors_only_the_codes_are_excused():
+    ib = _story(["PendingCancel", "Cancelled"])
+    sim = _story(["PreSubmitted", "PendingCancel", "Cancelled"],
+                 errors=[(202, "Order Canceled - reason:")])
+    assert compare(ib, sim, errors_recorded=False) == []
+    assert compare(ib, sim) == ["order 1: error codes IB [] sim [202]"]
+    wrong = _story(["PreSubmitted", "Submitted"])
+    assert compare(ib, wrong, errors_recorded=False)
+
+
+APRIL_BAND = ("Order Canceled - reason:We cannot accept an order at a limit price at or more "
+              "aggressive than 265.255792. Please submit your order using a limit price that "
+              "is closer to the current market price of 257.68.")
+JUNE_BAND = ("Order Canceled - reason:We cannot accept an order at a limit price at or more "
+             "aggressive than 301.449496. Please submit your order <br>using a limit price "
+             "that is closer to the current market price of 292.84. or convert your order to "
+             "an <br>algorithmic Order (IBALGO)")
+
+
+def test_the_price_band_text_is_compared_by_its_stable_part_and_its_band():
+    """api_oca_trigger_aapl (April) and api_order_type_matrix_aapl (June), both a BUY limit
+    through the market: two wordings, one band (2.94%)."""
+    assert normalise_text(APRIL_BAND) == normalise_text(JUNE_BAND)
+    other_band = JUNE_BAND.replace("301.449496", "298.696800")  # 2% through
+    assert normalise_text(other_band) != normalise_text(JUNE_BAND)
+    changed = APRIL_BAND.replace("We cannot accept", "We do not accept")
+    assert normalise_text(changed) != normalise_text(APRIL_BAND)
+    assert relative_band("Order Canceled - reason:") == "Order Canceled - reason:"
+
+
+def test_sim_sequence_shown_as_sent_when_it_differs():
+    assert tolerated_statuses(["Submitted", "Cancelled"], ["PreSubmitted", "Cancelled"]) == [
+        "PreSubmitted", "Cancelled"]

@@ -163,16 +163,16 @@ def test_nothing_trades_while_the_market_is_closed(sim, ib, aapl, warnings):
     wait_status(ib, trade, "Filled")
 
 
-def test_an_order_placed_at_the_weekend_is_held_without_399_until_monday(sim, ib, aapl,
-                                                                         warnings):
-    """api_reconnect_recovered_cancel_status_aapl (Saturday 4 July 2026): a GTC LMT echoed
-    PreSubmitted with no 399 (a weekday night still gets one: the test above)."""
-    sim.set_time(et(22, 13, 48))  # Saturday 22 August
+def test_an_order_placed_at_the_weekend_is_warned_399_naming_monday(sim, ib, aapl, warnings):
+    """empty_tif_default_aapl (ThomasMarcelis/ibkr-go, Saturday 29 August 2026, sv225): a
+    LMT echoed PreSubmitted, then 399 naming Monday 09:30. (api_reconnect_recovered_cancel_
+    status_aapl, Saturday 4 July, shows none: its first leg disconnected right after the
+    status; docs/simulator.md.)"""
+    sim.set_time(et(22, 10, 23))  # Saturday 22 August
     assert sim.session() == "closed"
     trade = place(ib, aapl, LimitOrder("BUY", 10, 101.00, tif="GTC"))
-    wait_status(ib, trade, "PreSubmitted")
-    ib.reqOpenOrders()  # a round trip: a 399 sent after the status has arrived by now
-    assert warnings.of(trade) == []
+    wait_until(ib, lambda: warnings.of(trade), what="399")
+    assert warnings.of(trade) == [(399, held_399("BUY", 10, "2026-08-24 09:30:00"))]
     assert sim.order(trade.order.orderId)["status"] == "PreSubmitted"
     sim.set_time(et(24, 9, 30))
     wait_status(ib, trade, "Filled")
