@@ -46,6 +46,9 @@ class OrderEntry:
             self.listener.order_error(client_id, spec.order_id, 103, "Duplicate order id")
             return
         inst = self._resolve(spec)
+        if inst is not None:  # read before any check (api_algo_variants_aapl.sv225 460)
+            for code, text in self.sessions.algo_warnings(spec, inst, self.clock.now()):
+                self.listener.order_error(client_id, spec.order_id, code, text)
         rejection = (self._take_scripted_rejection(spec)
                      or validate_spec(spec, inst, self._listed_con_ids(), self.config.account)
                      or self._check_parent(client_id, spec)
@@ -169,7 +172,7 @@ class OrderEntry:
             self.listener.order_update(item, open_order=True)
             for code, text in [*warnings, *item.entry_warnings]:  # 2109/399/2174 follow the echo
                 self.listener.order_error(item.client_id, item.order_id, code, text)
-            self._price_capped(item)
+            self._price_capped(item) or self._algo_after_close(item)
             if item.key in self._warnings_due:
                 self.listener.order_error(item.client_id, item.order_id,
                                           *self._warnings_due.pop(item.key))
@@ -211,6 +214,17 @@ class OrderEntry:
         if text is not None:
             self._cancel(order, "price constraint", public_reason=text, pending=True)
         return text is not None
+
+    def _algo_after_close(self, order: WorkingOrder) -> bool:
+        """A timed algo starting after the close is reported Submitted, then cancelled by IB
+        with its reason (``sessions.SessionRules.algo_starts_after_close``)."""
+        if order.done or not self.sessions.algo_starts_after_close(order.spec):
+            return False
+        order.status = "Submitted"
+        self.listener.order_update(order, open_order=True)
+        self._cancel(order, "algo start after the close", public_reason=(
+            f"{order.spec.algo_strategy}: start time is after close time"))
+        return True
 
     def _price_cap(self, order: WorkingOrder) -> str | None:
         spec = order.spec

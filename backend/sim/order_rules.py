@@ -38,9 +38,15 @@ ALGO_ATTRIBUTES: dict[str, frozenset[str]] = {
     "ArrivalPx": frozenset({"maxPctVol", "riskAversion", "startTime", "endTime",
                             "forceCompletion", "allowPastEndTime"}),
     "DarkIce": frozenset({"displaySize", "startTime", "endTime", "allowPastEndTime"}),
+    "ClosePx": frozenset({"maxPctVol", "riskAversion", "startTime", "forceCompletion"}),
+    "PctVol": frozenset({"pctVol", "startTime", "endTime", "noTakeLiq"}),
+    "AD": frozenset({"componentSize", "timeBetweenOrders", "randomizeTime20",
+                     "randomizeSize55", "giveUp", "catchUp", "waitForFill", "startTime",
+                     "endTime"}),
 }
-"""Attributes IB accepted per algo in ``api_algo_variants_aapl`` (DarkIce: IB's IBKR-algos
-page, as ``whatif_rejections`` sent them); Twap's ``strategyType``,
+"""Attributes IB accepted per algo in ``api_algo_variants_aapl`` (April and August: ClosePx,
+PctVol and AD as sent there; DarkIce as ``whatif_rejections`` sent it); Twap's
+``strategyType``,
 although IB's algo page lists it, was answered 443 by the paper Gateway, so it is absent.
 Attribute sets beyond the captured ones follow IB's IBKR-algos page (no public capture)."""
 
@@ -92,6 +98,16 @@ def hedge_quantity(hedge_type: str, hedge_param: str, parent_qty: Decimal,
     return (parent_qty * beta).to_integral_value(rounding=ROUND_HALF_UP)
 
 
+UNKNOWN_ALGO = (439, "Order processing failed. Algorithm definition not found")
+"""An algo strategy IB does not know (``api_algo_variants_aapl.sv225``, August 2026: Inline,
+BalanceImpactRisk, MinImpact, JefAD)."""
+TIMED_ALGOS = frozenset({"Vwap", "ArrivalPx", "ClosePx", "PctVol", "DarkIce"})
+"""Algos whose startTime/endTime IB moved to the next trading date when placed outside
+regular hours (2111), and cancelled when the start fell after the close
+(``api_algo_variants_aapl.sv225``; ``sessions.SessionRules.algo_warnings``)."""
+TWS_WORKED_ALGOS = frozenset({"AD"})
+"""Accumulate/Distribute, which TWS works itself: held PreSubmitted after hours without 399
+and without 2111 despite its start and end times (the same capture, order 461)."""
 ATTRIBUTE_NOT_ALLOWED = "The '{name}' order attribute may not be specified for this order."
 OWN_DISPLAY_SIZE = frozenset({"DarkIce"})
 """Algos that take the display size as their own parameter and refuse the order's
@@ -105,7 +121,7 @@ def algo_error(strategy: str, params: list[tuple[str, str]],
         return RuleError(10255, ATTRIBUTE_NOT_ALLOWED.format(name="Display Size"))
     allowed = ALGO_ATTRIBUTES.get(strategy)
     if allowed is None:
-        return RuleError(443, f"Order processing failed. Unknown algo strategy:{strategy}")
+        return RuleError(*UNKNOWN_ALGO)
     for tag, _value in params:
         if tag not in allowed:
             return RuleError(443, f"Order processing failed. Unknown algo attribute:{tag}")

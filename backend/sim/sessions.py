@@ -8,10 +8,9 @@ evidence (docs/simulator.md, "Trading sessions"):
 
 - **399 outside regular hours.** An order that cannot work in the current session is
   accepted, held PreSubmitted, and warned with 399 "... will not be placed at the exchange
-  until <next open> US/Eastern.", at weekends too (``empty_tif_default_aapl``, Saturday
-  29 August 2026: 399 naming Monday 09:30 after the order's first status; the semantic
-  ``api_reconnect_recovered_cancel_status_aapl``, Saturday 4 July, shows none because its
-  first leg disconnected right after that status). Live captures
+  until <next open> US/Eastern.", a DAY order at weekends too (``empty_tif_default_aapl``,
+  Saturday 29 August 2026); a GTC order placed at a weekend is held without one
+  (``held_quietly``: two captures of Saturday 4 July). Live captures
   ``api_bracket_place_aapl`` (LMT parent, LMT and STP children, after hours: each got 399
   naming 09:30 the next day) and
   ``api_conditions_matrix_aapl`` (conditioned LMT orders with conditionsIgnoreRth, after
@@ -50,6 +49,7 @@ from decimal import Decimal
 
 from backend.core.market_hours import (
     EASTERN,
+    REGULAR_CLOSE,
     SESSION_BOUNDS,
     Session,
     next_regular_open,
@@ -59,6 +59,8 @@ from backend.core.market_hours import (
 from backend.sim.config import SESSION_MODES
 from backend.sim.messages import trading_class
 from backend.sim.models import Instrument, OrderSpec
+from backend.sim.order_rules import TIMED_ALGOS, TWS_WORKED_ALGOS
+from backend.sim.timefmt import TimeFormatError, parse_ib_time
 
 MODES = SESSION_MODES
 
@@ -67,7 +69,7 @@ OUTSIDE_RTH_TYPES = frozenset({"LMT", "STP LMT", "TRAIL LIMIT", "LIT", "REL"})
 OUTSIDE_RTH_TIFS = frozenset({"DAY", "GTC", "GTD"})
 """Not IOC, FOK, OPG (TWS order ticket: "Not available for IOC, OPG (MOO and LOO), FOK...")."""
 
-CODE_IGNORED, CODE_HELD = 2109, 399
+CODE_IGNORED, CODE_HELD, CODE_ALGO_RESCHEDULED = 2109, 399, 2111
 OUTSIDE_RTH_IGNORED = ("Order Event Warning:Attribute 'Outside Regular Trading Hours' is "
                        "ignored based on the order type and destination. PlaceOrder is now "
                        "being processed.")
@@ -109,6 +111,17 @@ def order_descriptor(inst: Instrument) -> str:
     trading class is its symbol is named by its exchange alone (no public evidence)."""
     cls = trading_class(inst)
     return f"{inst.primary_exchange}.{cls}" if cls != inst.symbol else inst.primary_exchange
+
+
+def rescheduled_text(spec: OrderSpec, inst: Instrument) -> str:
+    """Warning 2111's text, as ``api_algo_variants_aapl.sv225`` carries it."""
+    qty = spec.total_qty
+    shown = f"{int(qty)}" if qty == qty.to_integral_value() else f"{qty.normalize():f}"
+    price = f" @ {spec.lmt_price.normalize():f}" if spec.lmt_price is not None else ""
+    return (f"<html>The Start and/or End Time for algo order {spec.action} {shown} "
+            f"{inst.symbol} {order_descriptor(inst)}{price}<br>was adjusted to use the next "
+            "trading date.<br>To modify this setting, use the <i>Auto-adjust algo order "
+            "date</i> item on the <b>Orders</b> configuration page</html>")
 
 
 def held_text(spec: OrderSpec, inst: Instrument, until: datetime) -> str:
@@ -187,10 +200,38 @@ class SessionRules:
         if spec.outside_rth and not keeps_outside_rth(spec):
             spec.outside_rth = False
             warnings.append((CODE_IGNORED, OUTSIDE_RTH_IGNORED))
-        if not self.may_work(spec, now):
+        warnings += self.algo_warnings(spec, inst, now)
+        if not self.may_work(spec, now) and not held_quietly(spec, now):
             until = self.next_working_moment(spec, now)
             warnings.append((CODE_HELD, held_text(spec, inst, until)))
         return warnings
+
+    def algo_warnings(self, spec: OrderSpec, inst: Instrument,
+                      now: float) -> list[OrderWarning]:
+        """2111 for a timed algo (``TIMED_ALGOS``) with a startTime or endTime placed outside
+        regular hours: IB moved its times to the next trading date. IB sent it twice, once
+        as the order arrived (before even a 10255 for the same order) and once as it was
+        accepted (``api_algo_variants_aapl.sv225``, after hours): the broker sends this at
+        both points. Inside regular hours: no public evidence (nothing sent)."""
+        tags = {tag for tag, _value in spec.algo_params}
+        if (not self.enabled or spec.algo_strategy not in TIMED_ALGOS
+                or not tags & {"startTime", "endTime"} or self.session(now).is_regular):
+            return []
+        return [(CODE_ALGO_RESCHEDULED, rescheduled_text(spec, inst))]
+
+    def algo_starts_after_close(self, spec: OrderSpec) -> bool:
+        """A timed algo whose startTime falls at or after 16:00 US/Eastern: IB accepted it,
+        reported it Submitted and cancelled it with 202 "<algo>: start time is after close
+        time" (``api_algo_variants_aapl.sv225``: Vwap, ArrivalPx, ClosePx and PctVol
+        starting 16:34:58)."""
+        start = dict(spec.algo_params).get("startTime")
+        if not self.enabled or spec.algo_strategy not in TIMED_ALGOS or not start:
+            return False
+        try:
+            moment = parse_ib_time(start)[0]
+        except TimeFormatError:
+            return False
+        return moment.astimezone(EASTERN).time() >= REGULAR_CLOSE
 
     def revise(self, spec: OrderSpec) -> None:
         """A modification carries no ignored outsideRth either (the same record: "a
@@ -211,6 +252,18 @@ class SessionRules:
         if not self.enabled or met_at is None or filled > 0 or spec.tif == "DAY":
             return False
         return _day(now) > _day(met_at)
+
+
+def held_quietly(spec: OrderSpec, now: float) -> bool:
+    """Orders IB held outside regular hours without a 399: a GTC order placed at a weekend
+    (``api_reconnect_recovered_cancel_status_aapl`` and ``api_open_orders_refresh_aapl``,
+    Saturday 4 July 2026: GTC LMTs echoed PreSubmitted, no 399 over several round trips),
+    while a DAY order placed on a Saturday got one (``empty_tif_default_aapl``, 29 August)
+    and every DAY order after hours did; and Accumulate/Distribute, which TWS works itself
+    (``TWS_WORKED_ALGOS``). The evidence cannot tell GTC-at-weekends from GTC generally or
+    from 4 July being a US holiday: paper-check (docs/simulator.md, "Trading sessions")."""
+    weekend = _moment(now).astimezone(EASTERN).weekday() >= 5
+    return (spec.tif == "GTC" and weekend) or spec.algo_strategy in TWS_WORKED_ALGOS
 
 
 def _day(moment: float) -> date:

@@ -27,6 +27,11 @@ MARKET_BY_CAPTURE: dict[str, tuple[Decimal, str]] = {
                            "(api_reconnect_recovered_cancel_status_aapl); only a bound "
                            "matters, and the capture gives it: its $50 BUY limit rested "
                            "unfilled and inside the price band, so IB's market was far above"),
+    "empty_tif_default_aapl": (
+        Decimal("320.20"), "its 16.01 BUY limit x 20: the ibkr-go driver places its far limits "
+                           "at 1/20 of its quote anchor (15.53 with AAPL at 310.65 on 24 "
+                           "August, 15.48 at 309.16 on 25 August); only a bound matters, and "
+                           "the limit rested unfilled"),
     "whatif_rejections": (
         Decimal("308.40"), "no capture of 11 July shows AAPL's price: 4 July's; what-if "
                            "previews never execute, and the answers compared (200, 10255) "

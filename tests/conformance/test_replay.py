@@ -30,6 +30,9 @@ NOT_COMPARABLE: dict[str, str] = {
     "completed_orders_cancelled_system_live": "places no order: it reads back a GTC order "
                                               "IB's system cancelled in an earlier session, "
                                               "which a replay cannot recreate",
+    "completed_orders_sv204_live": "places no order: it reads back a cancelled and a filled "
+                                   "order completed in earlier sessions (server version "
+                                   "204), which a replay cannot recreate",
     "api_order_handle_reconnect_cancel_aapl": "derived from the live session of "
                                               "api_reconnect_active_order_aapl (same events "
                                               "hash 9d72a4711c25c788) with its reqOpenOrders "
@@ -84,12 +87,6 @@ KNOWN_DIFFERENCES: dict[str, tuple[list[str], str]] = {
         "recording ends 100 ms after a global cancel whose answers it does not show; every "
         "other resting LMT of April goes on to Submitted (api_order_rest_cancel_aapl, "
         "api_tif_attribute_matrix_aapl 246)"),
-    "api_reconnect_recovered_cancel_status_aapl:444": (
-        ["order 444: error codes IB [202] sim [399, 202]"],
-        "placed on Saturday 4 July; the capture's first leg disconnects right after the "
-        "order's first status, where IB sends its 399 (ibkr-go's empty_tif_default_aapl, "
-        "Saturday 29 August 2026: PreSubmitted, then 399 naming Monday 09:30); the "
-        "simulator's 399 arrives before the replay's leg ends"),
     "whatif_tif_default_live:450": (
         ["order 450: error codes IB [10349] sim []"],
         "IB answered 10349 'Order TIF was set to DAY based on order preset.' to this what-if "

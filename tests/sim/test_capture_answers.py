@@ -8,16 +8,23 @@ market stays so (AAPL at 100.00, bid 99.99, ask 100.01; IB's price band 2.94%).
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+import pytest
 from ibapi.tag_value import TagValue
 
+from backend.sim import SimThread
+from tests.sim.conftest import quiet_config
 from tests.sim.evidence_kit import (
     CANCELLED,
     barrier,
+    cancel,
     errors,
     first_id,
     global_cancel,
+    ibapi_client,
     open_orders,
     place,
     status_rows,
@@ -128,3 +135,63 @@ def test_a_preview_is_checked_like_an_order(sim, api):
     barrier(api)
     assert open_orders(api, refused) == [] and errors(api, previewed) == []
     assert sim.orders() == []
+
+
+# -- algos after hours (api_algo_variants_aapl.sv225: Monday 24 August 2026, 16:31 ET) --------
+ALGO_TIMES = [TagValue("startTime", "20260824 20:34:58 UTC"),
+              TagValue("endTime", "20260824 20:51:58 UTC")]
+RESCHEDULED = ("<html>The Start and/or End Time for algo order BUY 1 AAPL NASDAQ.NMS @ 90"
+               "<br>was adjusted to use the next trading date.<br>To modify this setting, use "
+               "the <i>Auto-adjust algo order date</i> item on the <b>Orders</b> "
+               "configuration page</html>")
+
+
+@pytest.fixture
+def after_hours():
+    """A simulator with IB's sessions, its clock at 16:31 ET on Monday 24 August."""
+    with SimThread(quiet_config(sessions="us_equity")) as thread:
+        thread.set_price("AAPL", "100.00")
+        thread.set_time(datetime(2026, 8, 24, 16, 31, 57, tzinfo=ZoneInfo("America/New_York")))
+        with ibapi_client(thread, 1) as app:
+            yield thread, app
+
+
+def test_a_timed_algo_starting_after_the_close_is_rescheduled_then_cancelled(after_hours):
+    """Vwap after hours with start and end times after the close: 2111 twice, 399,
+    PreSubmitted, Submitted, then IB's own cancel 202 'Vwap: start time is after close
+    time'; the client's later cancel gets 10148."""
+    sim, api = after_hours
+    oid = place(api, first_id(api), "BUY", 1, "LMT", lmtPrice=90.0, algoStrategy="Vwap",
+                algoParams=[TagValue("maxPctVol", "0.1"), *ALGO_TIMES])
+    assert wait_error(api, oid, 202) == CANCELLED + "Vwap: start time is after close time"
+    cancel(api, oid)
+    wait_error(api, oid, 10148)
+    assert [c for c, _ in errors(api, oid)] == [2111, 2111, 399, 202, 10148]
+    assert errors(api, oid)[0][1] == RESCHEDULED
+    assert statuses(api, oid) == ["PreSubmitted", "Submitted", "Cancelled"]
+    assert sim.order(oid)["status"] == "Cancelled"
+
+
+def test_darkice_is_rescheduled_before_its_display_size_is_refused(after_hours):
+    """The same capture, order 460: one 2111 as the order is read, then 10255."""
+    _sim, api = after_hours
+    oid = place(api, first_id(api), "BUY", 1, "LMT", lmtPrice=90.0, algoStrategy="DarkIce",
+                algoParams=ALGO_TIMES, displaySize=1)
+    wait_error(api, oid, 10255)
+    barrier(api)
+    assert [c for c, _ in errors(api, oid)] == [2111, 10255] and statuses(api, oid) == []
+
+
+def test_accumulate_distribute_is_held_quietly_and_unknown_algos_get_439(after_hours):
+    """Order 461: AD accepted and held PreSubmitted with no 2111 and no 399; orders 462 and
+    465-467: an algo IB does not know, 439 'Algorithm definition not found'."""
+    sim, api = after_hours
+    ad = place(api, first_id(api), "BUY", 1, "LMT", lmtPrice=90.0, algoStrategy="AD",
+               algoParams=[TagValue("componentSize", "1"), *ALGO_TIMES])
+    unknown = place(api, ad + 1, "BUY", 1, "LMT", lmtPrice=90.0, algoStrategy="Inline",
+                    algoParams=ALGO_TIMES)
+    assert wait_error(api, unknown, 439) == ("Order processing failed. Algorithm definition "
+                                             "not found")
+    barrier(api)
+    assert errors(api, ad) == [] and statuses(api, ad) == ["PreSubmitted"]
+    assert sim.order(ad)["status"] == "PreSubmitted"

@@ -163,19 +163,25 @@ def test_nothing_trades_while_the_market_is_closed(sim, ib, aapl, warnings):
     wait_status(ib, trade, "Filled")
 
 
-def test_an_order_placed_at_the_weekend_is_warned_399_naming_monday(sim, ib, aapl, warnings):
-    """empty_tif_default_aapl (ThomasMarcelis/ibkr-go, Saturday 29 August 2026, sv225): a
-    LMT echoed PreSubmitted, then 399 naming Monday 09:30. (api_reconnect_recovered_cancel_
-    status_aapl, Saturday 4 July, shows none: its first leg disconnected right after the
-    status; docs/simulator.md.)"""
+def test_at_the_weekend_a_day_order_is_warned_399_and_a_gtc_order_is_held_quietly(
+        sim, ib, aapl, warnings):
+    """empty_tif_default_aapl (Saturday 29 August 2026, sv225): a DAY LMT echoed
+    PreSubmitted, then 399 naming Monday 09:30. api_reconnect_recovered_cancel_status_aapl
+    and api_open_orders_refresh_aapl (Saturday 4 July 2026): GTC LMTs PreSubmitted, no 399
+    over several round trips (docs/simulator.md, "Trading sessions")."""
     sim.set_time(et(22, 10, 23))  # Saturday 22 August
     assert sim.session() == "closed"
-    trade = place(ib, aapl, LimitOrder("BUY", 10, 101.00, tif="GTC"))
-    wait_until(ib, lambda: warnings.of(trade), what="399")
-    assert warnings.of(trade) == [(399, held_399("BUY", 10, "2026-08-24 09:30:00"))]
-    assert sim.order(trade.order.orderId)["status"] == "PreSubmitted"
+    day = place(ib, aapl, LimitOrder("BUY", 10, 101.00, tif="DAY"))
+    gtc = place(ib, aapl, LimitOrder("BUY", 10, 100.50, tif="GTC"))
+    wait_until(ib, lambda: warnings.of(day), what="399")
+    wait_status(ib, gtc, "PreSubmitted")
+    ib.reqOpenOrders()  # a round trip: a 399 sent after the status has arrived by now
+    assert warnings.of(day) == [(399, held_399("BUY", 10, "2026-08-24 09:30:00"))]
+    assert warnings.of(gtc) == []
+    assert [sim.order(t.order.orderId)["status"] for t in (day, gtc)] == ["PreSubmitted"] * 2
     sim.set_time(et(24, 9, 30))
-    wait_status(ib, trade, "Filled")
+    wait_status(ib, day, "Filled")
+    wait_status(ib, gtc, "Filled")
 
 
 # -- stops: outsideRth ignored, triggers in regular hours only --------------------------------
