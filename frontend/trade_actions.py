@@ -22,7 +22,6 @@ from typing import Any
 from PyQt6.QtWidgets import QMessageBox, QPushButton, QWidget
 
 from backend.core.cancels import CloseRefused, ExitLegCancelRefused
-from backend.core.models import LegRole
 from frontend.models.log import Level, LogModel
 
 Confirm = Callable[[str, str], "bool | Awaitable[bool]"]
@@ -120,10 +119,10 @@ class TradeActions:
         if shares <= 0:
             self.log.append(Level.WARNING, "oms", f"close {symbol}: no open position")
             return ""
-        legs = [a for a in self.manager.leg_activity(symbol) if a.role is not LegRole.ENTRY]
         if not confirmed:
+            legs = len(self.manager.leg_activity(symbol))  # the live exit legs
             question = (f"Close {shares} {symbol} at market?\n\nThis first cancels its "
-                        f"{len(legs)} exit order(s) at IB, then sells {shares} shares.")
+                        f"{legs} exit order(s) at IB, then sells {shares} shares.")
             if not await _answer(self.confirm("Close position", question)):
                 self.log.append(Level.INFO, "oms", f"close {symbol}: not confirmed, nothing sent")
                 return ""

@@ -1,4 +1,4 @@
-"""Waiting helpers shared by the asyncio integration tests."""
+"""Waiting helpers shared by the integration tests: wait for a condition, never for time."""
 
 from __future__ import annotations
 
@@ -16,3 +16,14 @@ async def eventually(predicate: Callable[[], object], timeout: float = 5.0,
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def until(predicate: Callable[[], object], timeout: float = 5.0,
+          what: str = "condition") -> None:
+    """``eventually`` for plain threads (no running loop): poll the simulator's state from
+    the test thread until ``predicate`` is truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)

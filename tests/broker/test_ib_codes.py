@@ -26,7 +26,13 @@ from backend.sim import SimThread
 from frontend.feed import CoreFeed
 from frontend.models.log import Level, LogModel
 from tests.helpers import eventually
-from tests.oms.conftest import REGULAR_HOURS, broker_orders, build_core, make_settings, signal
+from tests.oms.conftest import (
+    broker_orders,
+    build_core,
+    make_settings,
+    regular_hours_sim,
+    signal,
+)
 from tests.sim.conftest import quiet_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -224,10 +230,7 @@ async def test_a_reread_takes_the_brokers_word_over_a_stale_local_view(wired):
 
 @pytest.fixture
 def sim() -> Iterator[SimThread]:
-    with SimThread(quiet_config()) as thread:
-        thread.set_time(REGULAR_HOURS)
-        thread.set_price("AAPL", "100.00")
-        yield thread
+    yield from regular_hours_sim()
 
 
 def legs_at_broker(sim: SimThread, signal_id: str) -> dict[str, dict]:

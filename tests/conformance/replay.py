@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -45,6 +44,7 @@ from tests.conformance.allowances import (
 )
 from tests.conformance.capture import Capture, Event, OrderStory, load_capture, story_of
 from tests.conformance.client import ReplayClient, wait_for
+from tests.helpers import until
 
 WINDOW_S = 1.0
 SETTLE_S = 2.0
@@ -268,9 +268,8 @@ def _cut_after_last_request(cap: Capture, live: list, sent_at: int) -> list:
 
 def _wait_gone(sim: SimThread, client_id: int, timeout: float = 3.0) -> None:
     """A leg reconnecting with the same client id must find the old one gone (else 326)."""
-    deadline = time.monotonic() + timeout
-    while client_id in sim.connected_clients() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    until(lambda: client_id not in sim.connected_clients(), timeout,
+          what=f"client {client_id}'s previous connection to close")
 
 
 def _stale_snapshot_end(cap: Capture, ev: Event, ids: set[int]) -> bool:

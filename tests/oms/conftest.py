@@ -45,12 +45,17 @@ REGULAR_HOURS = datetime(2026, 12, 2, 15, 0, tzinfo=timezone.utc)
 CLIENT_ID = 7
 
 
-@pytest.fixture
-def sim() -> Iterator[SimThread]:
+def regular_hours_sim() -> Iterator[SimThread]:
+    """A quiet simulator, its clock in regular hours, AAPL at 100.00 (the ``sim`` fixture)."""
     with SimThread(quiet_config()) as thread:
         thread.set_time(REGULAR_HOURS)
         thread.set_price("AAPL", "100.00")
         yield thread
+
+
+@pytest.fixture
+def sim() -> Iterator[SimThread]:
+    yield from regular_hours_sim()
 
 
 @pytest.fixture
