@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from backend.core.models import FillRecord, LegRole, OrderRecord, OrderStatus, OrderType, Side
 
 if TYPE_CHECKING:
-    from backend.strategies.signal import Signal
+    from backend.core.signal import Signal
 
 DUPLICATE = "duplicate"
 """Outcome of a signal id seen again: counted, but never overwrites the original decision."""

@@ -48,22 +48,16 @@ from backend.core.models import (
 )
 from backend.core.ports import BrokerPort, accepted_signals, leg_plans
 from backend.core.protection import EXIT_ROLES, ProtectionMixin
+from backend.core.signal import MalformedSignal, Signal, SignalRefused, parse_signal
 from backend.core.state_machine import InvalidTransition, transition
 from backend.core.tasks import StateWaiter, TaskSupervisor
 from backend.core.trader_desk import TraderDesk
-from backend.strategies.signal import MalformedSignal, Signal, parse_signal
 
 log = logging.getLogger("sigma9.oms")
 __all__ = ["BrokerPort", "CancelImpact", "CloseRefused", "ExitLegCancelRefused", "OrderManager",
            "SignalRefused"]
 JOURNALLED_EVENTS = frozenset({"refused", "alert", "reprotected", "flattened", "slippage",
                                "leg_rejected", "trail_sent", "entry_timeout"})
-
-
-class SignalRefused(Exception):
-    def __init__(self, reason: str, code: str = "refused") -> None:
-        super().__init__(reason)
-        self.reason, self.code = reason, code
 
 
 Listener = Callable[[str, dict[str, Any]], None]

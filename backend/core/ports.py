@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from backend.core.journal import Journal
 from backend.core.models import ContractInfo, FillRecord, OrderIntent, OrderRecord, Position
-from backend.strategies.signal import Signal
+from backend.core.signal import Signal
 
 
 class BrokerPort(Protocol):

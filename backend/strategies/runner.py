@@ -20,9 +20,9 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from backend.core.models import Bar, Quote
+from backend.core.signal import Signal
 from backend.strategies.bars import BarBuilder, ib_bar_size
 from backend.strategies.base import StrategyBase
-from backend.strategies.signal import Signal
 
 log = logging.getLogger("sigma9.runner")
 
