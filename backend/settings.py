@@ -231,6 +231,9 @@ class UiSettings(_Section):
 
     log_max_lines: int = Field(default=2000, ge=1)
     tick_repaint_ms: int = Field(default=150, ge=1)
+    chart_follows_entries: bool = True
+    """A new entry brings its symbol to the chart (the trade the trader must watch)."""
+    theme: Literal["dark", "light"] = "dark"
 
 
 class Settings(BaseSettings):
