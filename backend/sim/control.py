@@ -158,6 +158,12 @@ class SimThread:
     def freeze(self, seconds: float) -> None:
         self.call(lambda s: s.freeze(seconds))
 
+    def drop_after_orders(self, count: int, client_id: int | None = None) -> None:
+        """Drop the connection right after the next ``count`` placeOrder messages (of
+        ``client_id``, else of any client): the rest of a transmit chain is never read
+        (``faults.py``)."""
+        self.call(lambda s: s.faults.drop_after_orders(count, client_id))
+
     def reject_next_order(self, code: int = 201, text: str = "",
                           match: Callable[[OrderSpec], bool] | None = None) -> None:
         message = text or ("Order rejected - reason:Rejected by sigma9-sim control"

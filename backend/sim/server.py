@@ -24,6 +24,7 @@ from backend.sim.admission import Admission, Notices, describe
 from backend.sim.broker import Broker
 from backend.sim.clock import SimClock
 from backend.sim.config import SimConfig
+from backend.sim.faults import Faults
 from backend.sim.market import Market
 from backend.sim.models import OrderSpec
 from backend.sim.orders import ExecutionRecord, WorkingOrder
@@ -51,6 +52,8 @@ class SimServer:
         self.admission = Admission(self.config.trusted, self.config.max_clients)
         self.notices = Notices(log)
         self._failed: set[str] = set()
+        self.faults = Faults()
+        """Armed faults (``faults.py``): a drop after the next N placeOrder messages."""
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:

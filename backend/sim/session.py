@@ -238,6 +238,7 @@ class Session(AccountRequests):
             self.server.what_if(self, spec)
             return
         self.server.broker.place(self.client_id or 0, spec)
+        self.server.faults.after_place_order(self, spec.order_id)  # faults.py: mid-chain drop
 
     def cancel_order(self, fields: list[str]) -> None:
         order_id = Cursor(fields, 2, "cancelOrder").int("orderId", None)
