@@ -7,7 +7,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup run sim test lint screenshot clean
+.PHONY: setup run sim test lint typecheck screenshot clean
 
 setup: $(STAMP)
 
@@ -24,16 +24,20 @@ run: setup
 sim: setup
 	$(BIN)/sigma9-sim
 
-test: setup
+# mypy first (config in pyproject.toml; incremental, cached in .mypy_cache): CI runs this target.
+test: setup typecheck
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-lint: setup
+lint: setup typecheck
 	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy
 
 # Renders docs/screenshot.png from the real window, mid-trade, with no display needed.
 screenshot: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshot.py
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
