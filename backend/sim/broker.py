@@ -8,6 +8,7 @@ into TWS messages. Everything runs on the server's event loop thread.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from decimal import Decimal
@@ -20,11 +21,10 @@ from backend.sim.config import SimConfig
 from backend.sim.market import Market
 from backend.sim.models import Instrument, OrderSpec
 from backend.sim.oca import OcaBook
-from backend.sim.order_entry import OrderEntry
+from backend.sim.order_entry import EntryContext, OrderEntry
 from backend.sim.orders import ExecutionRecord, WorkingOrder
 from backend.sim.sessions import SessionRules
 from backend.sim.tape import PrintTape
-from backend.sim.validation import Rejection
 
 
 class BrokerListener(Protocol):
@@ -35,7 +35,7 @@ class BrokerListener(Protocol):
     def position_update(self, position: Position) -> None: ...
 
 
-class Broker(OrderEntry):
+class Broker:
     def __init__(self, config: SimConfig, market: Market, clock: SimClock,
                  listener: BrokerListener) -> None:
         self.config = config
@@ -52,11 +52,6 @@ class Broker(OrderEntry):
         """Symbols in a trading halt: orders are accepted and rest, nothing executes."""
         self.paused = False
         """While True the periodic clock pass is skipped, so tests step matching themselves."""
-        self._reject_queue: list[tuple[Rejection, Callable[[OrderSpec], bool]]] = []
-        self._warn_queue: list[tuple[int, str, Callable[[OrderSpec], bool]]] = []
-        self._warnings_due: dict[tuple[int, int], tuple[int, str]] = {}
-        self._seq = itertools.count(1)
-        self._perm = itertools.count(config.seed * 1000 + 1_000_001)
         self._exec_seq = itertools.count(1)
         self.sessions = SessionRules(config.sessions)
         """IB's trading-session rules on this clock (``sessions.py``; off when always open)."""
@@ -67,7 +62,30 @@ class Broker(OrderEntry):
         self.view = activation.BrokerView(market, self.account, self.executions, clock,
                                           self.tape)
         """What order conditions read: quotes, the margin cushion, executions, the time."""
+        self.entry = OrderEntry(EntryContext(
+            config=config, market=market, clock=clock, sessions=self.sessions, oca=self.oca,
+            account=self.account, listener=listener, orders=self.orders,
+            highest_id=self.highest_id, halted=self.halted, marks=self.marks,
+            parent=self._parent, touch=self._touch,
+            settle_hold=functools.partial(self._refresh_hold, announce=False),
+            start_trail=self._start_trail_if_active, evaluate=self.evaluate,
+            cancel=self._cancel, report_error=self._report_error))
+        """placeOrder: validation, transmit chains, revisions (``order_entry``)."""
         market.listeners.append(self.on_market)
+
+    # -- entry (``order_entry``) ---------------------------------------------------
+    def place(self, client_id: int, spec: OrderSpec) -> None:
+        self.entry.place(client_id, spec)
+
+    def reject_next(self, code: int, text: str,
+                    match: Callable[[OrderSpec], bool] | None = None) -> None:
+        """Reject the next matching order with ``code`` (a control call)."""
+        self.entry.reject_next(code, text, match)
+
+    def warn_next(self, code: int, text: str,
+                  match: Callable[[OrderSpec], bool] | None = None) -> None:
+        """Send ``code`` for the next matching order once released (a control call)."""
+        self.entry.warn_next(code, text, match)
 
     # -- queries -----------------------------------------------------------
     def live_orders(self, client_id: int | None = None) -> list[WorkingOrder]:

@@ -1,25 +1,86 @@
 """Placing and modifying orders: validation, transmit chains, brackets' default OCA.
 
-Split from ``broker.py`` (mixed into ``Broker``) because entry is where TWS's
-rules about ids, parents and untransmitted chains live, and it reads best on
-its own. Everything here runs on the server's loop thread, like the broker.
+Split from ``broker.py`` because entry is where TWS's rules about ids, parents and
+untransmitted chains live, and it reads best on its own. ``Broker`` owns an ``OrderEntry``
+and hands it an ``EntryContext``: the book it writes, what it reads, and the few broker
+steps it triggers once an order is admitted. Nothing else of the broker is visible here.
+Everything runs on the server's loop thread, like the broker.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
 
 from backend.sim import entry_rules, order_rules, order_types
+from backend.sim.account import Account
 from backend.sim.activation import follow_trail_limit
+from backend.sim.clock import SimClock
+from backend.sim.config import SimConfig
+from backend.sim.market import Market
+from backend.sim.matching import Touch
 from backend.sim.models import Instrument, OrderSpec
+from backend.sim.oca import OcaBook
 from backend.sim.order_types import TRAILING_TYPES
 from backend.sim.orders import WorkingOrder
+from backend.sim.sessions import SessionRules
 from backend.sim.validation import Rejection, check_buying_power, rejected, validate_spec
+
+if TYPE_CHECKING:  # broker.py imports this module
+    from backend.sim.broker import BrokerListener
+
+
+class CancelOrder(Protocol):
+    """``Broker._cancel``: ends an order (and cuts its children) as TWS reports it."""
+
+    def __call__(self, order: WorkingOrder, cause: str, public_reason: str = "",
+                 pending: bool = False) -> None: ...
+
+
+@dataclass(frozen=True)
+class EntryContext:
+    """Everything order entry uses of the broker, named, so the coupling is this list."""
+
+    config: SimConfig
+    market: Market
+    clock: SimClock
+    sessions: SessionRules
+    oca: OcaBook
+    account: Account
+    listener: BrokerListener
+    orders: dict[tuple[int, int], WorkingOrder]
+    """The broker's book, keyed by (clientId, orderId); entry adds and replaces orders."""
+    highest_id: dict[int, int]
+    """The highest order id each client has used (103 for a reused one; nextValidId)."""
+    halted: set[str]
+    """Symbols in a trading halt (control.py adds and removes them)."""
+    marks: Callable[[], dict[int, Decimal]]
+    parent: Callable[[WorkingOrder], WorkingOrder | None]
+    touch: Callable[[Instrument], Touch]
+    settle_hold: Callable[[WorkingOrder], None]
+    """Re-derive whyHeld and the status without announcing them: the echo follows."""
+    start_trail: Callable[[WorkingOrder], None]
+    evaluate: Callable[[str], None]
+    """Match a symbol's live orders now (a released or revised order may execute)."""
+    cancel: CancelOrder
+    report_error: Callable[[WorkingOrder, int, str], None]
+    """An order's error to its owner and to the clients that cancelled it."""
 
 
 class OrderEntry:
-    """Mixed into ``Broker``: uses its orders, market, account, listener and evaluate()."""
+    """placeOrder for ``Broker``: new orders, transmit chains and revisions."""
+
+    def __init__(self, ctx: EntryContext) -> None:
+        self.ctx = ctx
+        self._reject_queue: list[tuple[Rejection, Callable[[OrderSpec], bool]]] = []
+        self._warn_queue: list[tuple[int, str, Callable[[OrderSpec], bool]]] = []
+        self._warnings_due: dict[tuple[int, int], tuple[int, str]] = {}
+        self._seq = itertools.count(1)
+        """Placement order across clients: the order the broker matches and lists in."""
+        self._perm = itertools.count(ctx.config.seed * 1000 + 1_000_001)
 
     # -- control hooks -------------------------------------------------------
     def reject_next(self, code: int, text: str,
@@ -38,37 +99,37 @@ class OrderEntry:
 
     # -- placing -----------------------------------------------------------
     def place(self, client_id: int, spec: OrderSpec) -> None:
-        existing = self.orders.get((client_id, spec.order_id))
+        existing = self.ctx.orders.get((client_id, spec.order_id))
         if existing is not None and not existing.buffered:
             self._modify(existing, spec)
             return
-        if existing is None and spec.order_id <= self.highest_id.get(client_id, 0):
-            self.listener.order_error(client_id, spec.order_id, 103, "Duplicate order id")
+        if existing is None and spec.order_id <= self.ctx.highest_id.get(client_id, 0):
+            self.ctx.listener.order_error(client_id, spec.order_id, 103, "Duplicate order id")
             return
         inst = self._resolve(spec)
         if inst is not None:  # read before any check (api_algo_variants_aapl.sv225 460)
-            for code, text in self.sessions.algo_warnings(spec, inst, self.clock.now()):
-                self.listener.order_error(client_id, spec.order_id, code, text)
+            for code, text in self.ctx.sessions.algo_warnings(spec, inst, self.ctx.clock.now()):
+                self.ctx.listener.order_error(client_id, spec.order_id, code, text)
         rejection = (self._take_scripted_rejection(spec)
-                     or validate_spec(spec, inst, self._listed_con_ids(), self.config.account)
+                     or validate_spec(spec, inst, self._listed_con_ids(), self.ctx.config.account)
                      or self._check_parent(client_id, spec)
                      or self._check_oca_name(spec)
                      or (self._check_margin(spec, inst) if inst else None))
-        self.highest_id[client_id] = max(self.highest_id.get(client_id, 0), spec.order_id)
+        self.ctx.highest_id[client_id] = max(self.ctx.highest_id.get(client_id, 0), spec.order_id)
         if rejection is not None:
             self._reject(client_id, spec, inst, rejection)
             if existing is not None:
-                self.orders.pop(existing.key, None)
+                self.ctx.orders.pop(existing.key, None)
             return
         assert inst is not None
         order = WorkingOrder(spec, client_id, next(self._perm), inst, next(self._seq),
-                             self.clock.now())
+                             self.ctx.clock.now())
         if existing is not None:
             order.perm_id, order.seq = existing.perm_id, existing.seq
         if not spec.account:
-            spec.account = self.config.account
+            spec.account = self.ctx.config.account
         order.entry_warnings = entry_rules.normalise(spec, self._parent_spec(client_id, spec))
-        self.orders[order.key] = order
+        self.ctx.orders[order.key] = order
         self._script_warning(order)
         if not spec.transmit:
             order.buffered = True
@@ -79,11 +140,11 @@ class OrderEntry:
         c = spec.contract
         if c.sec_type and c.sec_type.upper() != "STK":
             return None
-        return self.market.find(c.symbol, c.con_id)
+        return self.ctx.market.find(c.symbol, c.con_id)
 
     def _listed_con_ids(self) -> set[int]:
         """Conditions may watch any listed contract, not only the one being traded."""
-        return {s.instrument.con_id for s in self.market.symbols.values()}
+        return {s.instrument.con_id for s in self.ctx.market.symbols.values()}
 
     def _take_scripted_rejection(self, spec: OrderSpec) -> Rejection | None:
         for i, (rejection, match) in enumerate(self._reject_queue):
@@ -102,7 +163,7 @@ class OrderEntry:
     def _check_parent(self, client_id: int, spec: OrderSpec) -> Rejection | None:
         if not spec.parent_id:
             return None
-        parent = self.orders.get((client_id, spec.parent_id))
+        parent = self.ctx.orders.get((client_id, spec.parent_id))
         if parent is None or (parent.done and parent.filled == 0):
             return rejected(f"Parent order {spec.parent_id} is not working")
         problem = (order_rules.trail_parent_error(spec.order_type, parent.spec.order_type)
@@ -112,13 +173,13 @@ class OrderEntry:
         return Rejection(problem.code, problem.text) if problem is not None else None
 
     def _parent_spec(self, client_id: int, spec: OrderSpec) -> OrderSpec | None:
-        parent = self.orders.get((client_id, spec.parent_id)) if spec.parent_id else None
+        parent = self.ctx.orders.get((client_id, spec.parent_id)) if spec.parent_id else None
         return parent.spec if parent is not None else None
 
     def _check_oca_name(self, spec: OrderSpec) -> Rejection | None:
         """OCA names are single-use (``oca``); a bracket child's own group is TWS's."""
-        account = spec.account or self.config.account
-        if spec.oca_group and self.oca.finished(account, spec.oca_group):
+        account = spec.account or self.ctx.config.account
+        if spec.oca_group and self.ctx.oca.finished(account, spec.oca_group):
             return rejected(entry_rules.OCA_REUSED.format(name=spec.oca_group))
         return None
 
@@ -126,57 +187,58 @@ class OrderEntry:
         """Opening exposure must fit intraday buying power; attached orders only close."""
         if spec.parent_id:
             return None
-        pos = self.account.positions.get(inst.con_id)
+        pos = self.ctx.account.positions.get(inst.con_id)
         return check_buying_power(
-            spec, pos.qty if pos else Decimal(0), spec.lmt_price or self.market.quote(
-                inst.symbol).ask, self.account.values(self.marks())["AvailableFunds"])
+            spec, pos.qty if pos else Decimal(0), spec.lmt_price or self.ctx.market.quote(
+                inst.symbol).ask, self.ctx.account.values(self.ctx.marks())["AvailableFunds"])
 
     def _reject(self, client_id: int, spec: OrderSpec, inst: Instrument | None,
                 rejection: Rejection) -> None:
-        self.listener.order_error(client_id, spec.order_id, rejection.code, rejection.text)
+        self.ctx.listener.order_error(client_id, spec.order_id, rejection.code, rejection.text)
         if rejection.discarded and inst is not None:
             order = WorkingOrder(spec, client_id, next(self._perm), inst, next(self._seq),
-                                 self.clock.now(), discarded=True)
-            self.orders[order.key] = order
+                                 self.ctx.clock.now(), discarded=True)
+            self.ctx.orders[order.key] = order
             return
         if rejection.inactive and inst is not None:
             order = WorkingOrder(spec, client_id, next(self._perm), inst, next(self._seq),
-                                 self.clock.now(), status="Inactive")
-            order.completed_time, order.completed_status = self.clock.now(), rejection.text
-            self.orders[order.key] = order
-            self.listener.order_update(order, open_order=True)
+                                 self.ctx.clock.now(), status="Inactive")
+            order.completed_time, order.completed_status = self.ctx.clock.now(), rejection.text
+            self.ctx.orders[order.key] = order
+            self.ctx.listener.order_update(order, open_order=True)
 
     def _release(self, order: WorkingOrder) -> None:
         """A transmit=True message releases its buffered parent and siblings with it."""
         chain = [order]
         if order.spec.parent_id:
-            parent = self.orders.get((order.client_id, order.spec.parent_id))
-            siblings = [o for o in self.orders.values() if o.buffered and o is not order
+            parent = self.ctx.orders.get((order.client_id, order.spec.parent_id))
+            siblings = [o for o in self.ctx.orders.values() if o.buffered and o is not order
                         and o.client_id == order.client_id
                         and o.spec.parent_id == order.spec.parent_id]
             chain = ([parent] if parent is not None and parent.buffered else []) + siblings + chain
-        chain += [o for o in self.orders.values() if o.buffered and o.client_id == order.client_id
+        chain += [o for o in self.ctx.orders.values()
+                  if o.buffered and o.client_id == order.client_id
                   and o.spec.parent_id == order.order_id and o not in chain]
         for item in sorted(chain, key=lambda o: o.seq):
             if item.done:  # cancelled with a price-capped parent a moment ago
                 continue
             item.buffered = False
-            warnings = self.sessions.admit(item.spec, item.instrument, self.clock.now())
+            warnings = self.ctx.sessions.admit(item.spec, item.instrument, self.ctx.clock.now())
             self._default_bracket_oca(item)
-            self.oca.add(item)
-            self._refresh_hold(item, announce=False)
+            self.ctx.oca.add(item)
+            self.ctx.settle_hold(item)
             self._held_only_by_trigger(item)
-            self._start_trail_if_active(item)
+            self.ctx.start_trail(item)
             if item.status == "Submitted":  # TWS echoes it PreSubmitted first (R11)
                 item.status, item.fresh = "PreSubmitted", True
-            self.listener.order_update(item, open_order=True)
+            self.ctx.listener.order_update(item, open_order=True)
             for code, text in [*warnings, *item.entry_warnings]:  # 2109/399/2174 follow the echo
-                self.listener.order_error(item.client_id, item.order_id, code, text)
+                self.ctx.listener.order_error(item.client_id, item.order_id, code, text)
             self._price_capped(item) or self._algo_after_close(item)
             if item.key in self._warnings_due:
-                self.listener.order_error(item.client_id, item.order_id,
+                self.ctx.listener.order_error(item.client_id, item.order_id,
                                           *self._warnings_due.pop(item.key))
-        self.evaluate(order.instrument.symbol)
+        self.ctx.evaluate(order.instrument.symbol)
 
     def _held_only_by_trigger(self, order: WorkingOrder) -> None:
         """A stop child whose parent executes on release is echoed whyHeld ``trigger``, not
@@ -184,11 +246,11 @@ class OrderEntry:
         the STP child of a MKT parent ``trigger`` from its first status, while
         ``api_bracket_place_aapl.sv225`` reported the STP child of a resting LMT parent
         ``child,trigger``. A LMT child says ``child`` in both (orders 48 and 569)."""
-        parent = self._parent(order)
+        parent = self.ctx.parent(order)
         if order.why_held != "child,trigger" or parent is None or parent.done \
-                or parent.held_by or parent.instrument.symbol in self.halted:
+                or parent.held_by or parent.instrument.symbol in self.ctx.halted:
             return
-        if order_types.execution_price(parent, self._touch(parent.instrument)) is not None:
+        if order_types.execution_price(parent, self.ctx.touch(parent.instrument)) is not None:
             order.why_held = "trigger"
 
     def _default_bracket_oca(self, order: WorkingOrder) -> None:
@@ -196,7 +258,7 @@ class OrderEntry:
         parent's permId, ocaType 3 (``api_bracket_place_aapl``); a child's own group is
         reported as that number while the parent is unfilled (ib_insync #606), in the echo
         only: the group the child works in stays the client's."""
-        parent = self._parent(order)
+        parent = self.ctx.parent(order)
         if parent is None:
             return
         if not order.spec.oca_group:
@@ -212,17 +274,17 @@ class OrderEntry:
         first; a revision: ``_refuse_revision``). Held children are not checked."""
         text = self._price_cap(order)
         if text is not None:
-            self._cancel(order, "price constraint", public_reason=text, pending=True)
+            self.ctx.cancel(order, "price constraint", public_reason=text, pending=True)
         return text is not None
 
     def _algo_after_close(self, order: WorkingOrder) -> bool:
         """A timed algo starting after the close is reported Submitted, then cancelled by IB
         with its reason (``sessions.SessionRules.algo_starts_after_close``)."""
-        if order.done or not self.sessions.algo_starts_after_close(order.spec):
+        if order.done or not self.ctx.sessions.algo_starts_after_close(order.spec):
             return False
         order.status = "Submitted"
-        self.listener.order_update(order, open_order=True)
-        self._cancel(order, "algo start after the close", public_reason=(
+        self.ctx.listener.order_update(order, open_order=True)
+        self.ctx.cancel(order, "algo start after the close", public_reason=(
             f"{order.spec.algo_strategy}: start time is after close time"))
         return True
 
@@ -231,7 +293,7 @@ class OrderEntry:
         if spec.order_type != "LMT" or spec.lmt_price is None or order.held_by == "parent":
             return None
         return order_rules.price_cap_text(spec.action, spec.lmt_price,
-                                          self.market.quote(order.instrument.symbol).last)
+                                          self.ctx.market.quote(order.instrument.symbol).last)
 
     def _refuse_revision(self, order: WorkingOrder, previous: OrderSpec, reason: str) -> None:
         """IB's price band refusing a revision through the market cancels the order itself
@@ -240,30 +302,31 @@ class OrderEntry:
         terms (IB's last echo showed the old limit), Cancelled with 202 naming the band,
         then 201 for the replace. A system cancel: its OCA siblings stay (order 49)."""
         order.status = "PendingCancel"
-        self.listener.order_update(order, open_order=True)
+        self.ctx.listener.order_update(order, open_order=True)
         order.spec = previous
-        self.listener.order_update(order, open_order=True)
-        self._cancel(order, "price constraint", public_reason=reason)
-        self._report_error(order, 201, order_rules.REPLACE_TOO_LATE)
+        self.ctx.listener.order_update(order, open_order=True)
+        self.ctx.cancel(order, "price constraint", public_reason=reason)
+        self.ctx.report_error(order, 201, order_rules.REPLACE_TOO_LATE)
 
     def _modify(self, order: WorkingOrder, spec: OrderSpec) -> None:
         if order.status == "Filled":
-            self.listener.order_error(order.client_id, spec.order_id, 103, "Duplicate order id")
+            self.ctx.listener.order_error(order.client_id, spec.order_id, 103, "Duplicate order id")
             return
         if order.done:
-            self.listener.order_error(order.client_id, spec.order_id, 201,
+            self.ctx.listener.order_error(order.client_id, spec.order_id, 201,
                                       "Order rejected - reason:Too late to replace: the order "
                                       f"is {order.status}")
             return
         problem = validate_spec(spec, order.instrument, self._listed_con_ids(),
-                                self.config.account)
+                                self.ctx.config.account)
         if problem is None and spec.total_qty < order.filled:
             problem = rejected("The new quantity is below the filled quantity")
         if problem is not None:
-            self.listener.order_error(order.client_id, spec.order_id, problem.code, problem.text)
+            self.ctx.listener.order_error(order.client_id, spec.order_id, problem.code,
+                                          problem.text)
             return
         old = order.spec
-        self.sessions.revise(spec)
+        self.ctx.sessions.revise(spec)
         spec.account = spec.account or old.account
         spec.oca_group, spec.oca_type = old.oca_group, old.oca_type
         warnings = entry_rules.normalise(spec, self._parent_spec(order.client_id, spec))
@@ -275,12 +338,12 @@ class OrderEntry:
             # with any other change, which must not undo the ratchet.
             order.trail_stop = spec.trail_stop_price
         follow_trail_limit(order)
-        self._refresh_hold(order, announce=False)
-        self.listener.order_update(order, open_order=True)
+        self.ctx.settle_hold(order)
+        self.ctx.listener.order_update(order, open_order=True)
         for code, text in warnings:
-            self.listener.order_error(order.client_id, order.order_id, code, text)
+            self.ctx.listener.order_error(order.client_id, order.order_id, code, text)
         reason = self._price_cap(order)
         if reason is not None:
             self._refuse_revision(order, old, reason)
             return
-        self.evaluate(order.instrument.symbol)
+        self.ctx.evaluate(order.instrument.symbol)

@@ -217,7 +217,7 @@ class SimServer:
 
     def position_update(self, position: Position) -> None:
         acct = self.config.account
-        self._each((s for s in self.sessions if s.ready and s.positions_sub), "a position",
+        self._each((s for s in self.sessions if s.ready and s.account.positions_sub), "a position",
                    lambda s: s.send(messages.position(acct, position.instrument, position.qty,
                                                       position.avg_cost)))
         self._push_account(positions=[position])
@@ -264,11 +264,11 @@ class SimServer:
 
     def _push_account(self, positions: list[Position] | None = None) -> None:
         def push(s: Session) -> None:
-            if s.account_updates:
+            if s.account.account_updates:
                 self.send_account_snapshot(s, positions)
-            for req_id in list(s.multi_subs):
+            for req_id in list(s.account.multi_subs):
                 self.send_account_multi(s, req_id)
-            for req_id in list(s.pnl_subs):
+            for req_id in list(s.account.pnl_subs):
                 self.send_pnl(s, req_id)
         self._each((s for s in self.sessions if s.ready), "an account update", push)
 

@@ -11,9 +11,11 @@ reading) ends the connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from backend.sim import marketdata as md
@@ -21,7 +23,7 @@ from backend.sim import messages
 from backend.sim.history import HistoryRequestError
 from backend.sim.link import Limits, Link
 from backend.sim.requests import REQUEST_NAMES, Cursor, parse_place_order
-from backend.sim.session_account import AccountRequests
+from backend.sim.session_account import AccountFeed, AccountRequests
 from backend.sim.timefmt import TimeFormatError, parse_ib_time
 from backend.sim.wire import FramingError, OutOfRange, ProtocolError, frame
 
@@ -41,7 +43,7 @@ TOO_MANY_TICKERS = "Max number of tickers has been reached."
 """Error 101's text (IB's API message codes)."""
 
 
-class Session(AccountRequests):
+class Session:
     def __init__(self, server: SimServer, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
         self.server = server
@@ -52,27 +54,33 @@ class Session(AccountRequests):
         self.closed = False
         self.mkt_subs: dict[int, md.MarketDataSub] = {}
         self.bar_subs: dict[int, md.BarsSub] = {}
-        self.account_updates = False
-        self.positions_sub = False
-        self.multi_subs: set[int] = set()
-        self.pnl_subs: set[int] = set()
+        self.account = AccountRequests(AccountFeed(
+            account=server.config.account,
+            positions=lambda: server.broker.account.positions.values(),
+            send=self.send, error=self.error,
+            snapshot=functools.partial(server.send_account_snapshot, self),
+            multi=functools.partial(server.send_account_multi, self),
+            summary=functools.partial(server.send_account_summary, self),
+            pnl=functools.partial(server.send_pnl, self)))
+        """Account requests and their subscriptions (``session_account``)."""
         self.seen_in_all: dict[int, int] = {}
         """Order id -> owner clientId of other clients' orders this client was shown by
         reqAllOpenOrders: those it may cancel (``Broker.cancel``)."""
         self._held: list[bytes] = []
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
-        self.handlers = {
+        acct = self.account
+        self.handlers: dict[int, Callable[[list[str]], None]] = {
             1: self.req_mkt_data, 2: self.cancel_mkt_data, 3: self.place_order,
-            4: self.cancel_order, 5: self.req_open_orders, 6: self.req_account_updates,
+            4: self.cancel_order, 5: self.req_open_orders, 6: acct.req_account_updates,
             7: self.req_executions, 8: self.req_ids, 9: self.req_contract_details,
             14: self.ignore, 15: self.req_auto_open_orders, 16: self.req_all_open_orders,
-            17: self.req_managed_accounts, 20: self.req_historical_data,
+            17: acct.req_managed_accounts, 20: self.req_historical_data,
             25: self.cancel_historical_data, 49: self.req_current_time,
-            58: self.req_global_cancel, 59: self.req_market_data_type, 61: self.req_positions,
-            62: self.req_account_summary, 63: self.ignore, 64: self.cancel_positions,
-            71: self.ignore, 76: self.req_account_updates_multi, 77: self.cancel_multi,
-            92: self.req_pnl, 93: self.cancel_pnl, 99: self.req_completed_orders,
+            58: self.req_global_cancel, 59: self.req_market_data_type, 61: acct.req_positions,
+            62: acct.req_account_summary, 63: self.ignore, 64: acct.cancel_positions,
+            71: self.ignore, 76: acct.req_account_updates_multi, 77: acct.cancel_multi,
+            92: acct.req_pnl, 93: acct.cancel_pnl, 99: self.req_completed_orders,
         }
 
     # -- transport -----------------------------------------------------------
@@ -111,9 +119,7 @@ class Session(AccountRequests):
         self._held = []
         self.mkt_subs.clear()
         self.bar_subs.clear()
-        self.multi_subs.clear()
-        self.pnl_subs.clear()
-        self.account_updates = self.positions_sub = False
+        self.account.stop()
 
     async def run(self) -> None:
         try:

@@ -1,59 +1,79 @@
 """A session's account requests: managed accounts, account updates (plain and multi),
-account summary, positions and PnL.
+account summary, positions and PnL, and the subscriptions they open.
 
 Kept apart from ``session`` (framing, dispatch, orders, market data) so each file reads
-in one sitting. The values themselves come from the broker's account through the
-server, which also pushes updates to the subscriptions recorded here.
+in one sitting. ``Session`` owns an ``AccountRequests`` and gives it an ``AccountFeed``
+bound to itself: the values come from the broker's account through the server, which
+pushes updates to the subscriptions recorded here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from backend.sim import messages
+from backend.sim.account import Position
 from backend.sim.requests import Cursor
 from backend.sim.wire import ProtocolError
 
-if TYPE_CHECKING:
-    from backend.sim.server import SimServer
+
+@dataclass(frozen=True)
+class AccountFeed:
+    """What account answers are made of, for one client: nothing else of the session."""
+
+    account: str
+    """The one managed account (``SimConfig.account``)."""
+    positions: Callable[[], Iterable[Position]]
+    send: Callable[[list[object]], None]
+    error: Callable[[int, int, str], None]
+    snapshot: Callable[[], None]
+    """Account values, portfolio rows and the update time (``SimServer``'s rows)."""
+    multi: Callable[[int], None]
+    summary: Callable[[int, list[str]], None]
+    pnl: Callable[[int], None]
 
 
 class AccountRequests:
-    """Mixin of ``Session``: handlers of msgs 6, 17, 61, 62, 64, 76, 77, 92 and 93."""
+    """Handlers of msgs 6, 17, 61, 62, 64, 76, 77, 92 and 93, and what they subscribe to
+    (the server reads the subscriptions to push account updates)."""
 
-    server: SimServer
-    account_updates: bool
-    positions_sub: bool
-    multi_subs: set[int]
-    pnl_subs: set[int]
+    def __init__(self, feed: AccountFeed) -> None:
+        self.feed = feed
+        self.account_updates = False
+        self.positions_sub = False
+        self.multi_subs: set[int] = set()
+        self.pnl_subs: set[int] = set()
 
-    if TYPE_CHECKING:  # provided by Session; declared for the type checker only
-        def send(self, fields: list[object]) -> None: ...
-        def error(self, req_id: int, code: int, text: str) -> None: ...
+    def stop(self) -> None:
+        """The connection ended: nothing is pushed to it any more."""
+        self.multi_subs.clear()
+        self.pnl_subs.clear()
+        self.account_updates = self.positions_sub = False
 
     def req_managed_accounts(self, fields: list[str]) -> None:
-        self.send([15, 1, self.server.config.account])
+        self.feed.send([15, 1, self.feed.account])
 
     def req_account_updates(self, fields: list[str]) -> None:
         cur = Cursor(fields, 2, "reqAccountUpdates")
         subscribe = cur.bool("subscribe")
         code = cur.optional().strip()
-        if code and code != self.server.config.account:
-            self.error(-1, 321, f"Error validating request.-'bA' : cause - account {code} "
-                                "is not managed by this login")
+        if code and code != self.feed.account:
+            self.feed.error(-1, 321, f"Error validating request.-'bA' : cause - account "
+                                     f"{code} is not managed by this login")
             return
         self.account_updates = subscribe
         if subscribe:
-            self.server.send_account_snapshot(self)
-            self.send([54, 1, self.server.config.account])
+            self.feed.snapshot()
+            self.feed.send([54, 1, self.feed.account])
 
     def req_account_updates_multi(self, fields: list[str]) -> None:
         req_id = Cursor(fields, 2, "reqAccountUpdatesMulti").int("reqId", None)
         if req_id is None:
             raise ProtocolError("reqAccountUpdatesMulti: missing reqId")
         self.multi_subs.add(req_id)
-        self.server.send_account_multi(self, req_id)
-        self.send([74, 1, req_id])
+        self.feed.multi(req_id)
+        self.feed.send([74, 1, req_id])
 
     def cancel_multi(self, fields: list[str]) -> None:
         self.multi_subs.discard(Cursor(fields, 2, "cancelAccountUpdatesMulti").int("reqId") or 0)
@@ -65,15 +85,15 @@ class AccountRequests:
             raise ProtocolError("reqAccountSummary: missing reqId")
         cur.next("group")
         tags = [t.strip() for t in cur.next("tags").split(",") if t.strip()]
-        self.server.send_account_summary(self, req_id, tags)
-        self.send([64, 1, req_id])
+        self.feed.summary(req_id, tags)
+        self.feed.send([64, 1, req_id])
 
     def req_positions(self, fields: list[str]) -> None:
         self.positions_sub = True
-        for pos in self.server.broker.account.positions.values():
-            self.send(messages.position(self.server.config.account, pos.instrument, pos.qty,
-                                        pos.avg_cost))
-        self.send([62, 1])
+        for pos in self.feed.positions():
+            self.feed.send(messages.position(self.feed.account, pos.instrument, pos.qty,
+                                             pos.avg_cost))
+        self.feed.send([62, 1])
 
     def cancel_positions(self, fields: list[str]) -> None:
         self.positions_sub = False
@@ -83,7 +103,7 @@ class AccountRequests:
         if req_id is None:
             raise ProtocolError("reqPnL: missing reqId")
         self.pnl_subs.add(req_id)
-        self.server.send_pnl(self, req_id)
+        self.feed.pnl(req_id)
 
     def cancel_pnl(self, fields: list[str]) -> None:
         self.pnl_subs.discard(Cursor(fields, 1, "cancelPnL").int("reqId") or 0)
