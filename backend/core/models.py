@@ -142,6 +142,9 @@ class OrderRecord(Serialisable):
     broker_status: str = ""
     message: str = ""
     updated_at: datetime | None = None
+    perm_id: int = 0
+    """IB's permanent id (0 until IB assigns one). IB's completed orders carry orderId 0, so
+    such an order is keyed ``perm-<perm_id>`` (``backend.broker.mapping.order_key``)."""
 
     @property
     def remaining(self) -> int:

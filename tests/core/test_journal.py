@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -386,3 +387,285 @@ def test_everything_survives_close_and_reopen(tmp_path):
         assert reopened.fills() == [_fill(commission="1.00", realized="0")]
         assert reopened.events("alert")[0]["payload"] == {"text": "unprotected MSFT"}
         assert reopened.commissions() == Decimal("1.00")
+
+
+# ---------------------------------------------------------------- bad files, tried deliberately
+# Each bad journal is refused (or a failed write reported) in one sentence naming the file,
+# and left exactly as it was: nothing half-written, no record lost.
+
+def _one_sentence(message: str) -> None:
+    assert message and "\n" not in message and "Traceback" not in message
+    assert ". " not in message, f"more than one sentence: {message!r}"
+
+
+def _filled_journal(path: Path, orders: int = 60) -> None:
+    with Journal(path) as j:
+        for n in range(orders):
+            j.upsert_order(OrderRecord(order_id=str(1000 + n), symbol="AAPL", side=Side.BUY,
+                                       order_type=OrderType.LIMIT, quantity=100,
+                                       limit_price=Decimal("187.50"), message="x" * 200))
+
+
+def test_journal_is_created_owner_only_in_folders_created_owner_only(tmp_path):
+    path = tmp_path / "new" / "deeper" / "journal.sqlite3"
+
+    with Journal(path) as j:
+        j.record_event("alert", {"text": "the -wal file exists now"})
+        wal = path.with_name(path.name + "-wal")
+        assert wal.exists()
+        assert wal.stat().st_mode & 0o777 == 0o600
+
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "new" / "deeper").stat().st_mode & 0o777 == 0o700
+
+
+def test_an_existing_journal_readable_by_others_is_tightened(tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    _filled_journal(path, orders=1)
+    path.chmod(0o644)
+
+    Journal(path).close()
+
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_garbage_bytes_are_refused_and_left_as_they_were(tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    garbage = bytes(range(256)) * 64
+    path.write_bytes(garbage)
+
+    with pytest.raises(JournalError) as info:
+        Journal(path)
+
+    message = str(info.value)
+    _one_sentence(message)
+    assert message.startswith(f"cannot open the journal at {path}: it is not a database")
+    assert path.read_bytes() == garbage
+
+
+def test_a_damaged_journal_is_refused_at_open_not_mid_session(tmp_path):
+    # A valid header over damaged pages opened fine before and failed at some later write.
+    path = tmp_path / "journal.sqlite3"
+    _filled_journal(path)
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 4 * page
+    data[2 * page:3 * page] = b"\xde\xad\xbe\xef" * (page // 4)
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(JournalError) as info:
+        Journal(path)
+
+    message = str(info.value)
+    _one_sentence(message)
+    assert message.startswith(f"cannot open the journal at {path}: the file is damaged")
+    assert path.read_bytes() == bytes(data), "a damaged journal is never touched"
+
+
+LOCKER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()
+conn.execute("ROLLBACK")
+"""
+
+
+@pytest.fixture
+def locked_by_another_process():
+    """Hold an exclusive SQLite lock on a path from another process until the test ends."""
+    import subprocess
+    import sys
+
+    holders: list[subprocess.Popen] = []
+
+    def release() -> None:
+        while holders:
+            holders.pop().communicate("", timeout=10)
+
+    def lock(path: Path) -> Callable[[], None]:
+        proc = subprocess.Popen([sys.executable, "-c", LOCKER, str(path)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        holders.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        return release
+
+    yield lock
+    release()
+
+
+def test_a_journal_locked_by_another_process_is_refused_at_open(tmp_path,
+                                                                 locked_by_another_process):
+    path = tmp_path / "journal.sqlite3"
+    _filled_journal(path, orders=1)
+    locked_by_another_process(path)
+
+    with pytest.raises(JournalError) as info:
+        Journal(path)
+
+    message = str(info.value)
+    _one_sentence(message)
+    assert message.startswith(f"cannot open the journal at {path}: it is locked by another "
+                              "process")
+
+
+def test_a_lock_taken_mid_session_fails_one_write_whole_and_the_next_one_lands(
+        tmp_path, locked_by_another_process):
+    path = tmp_path / "journal.sqlite3"
+    with Journal(path) as j:
+        j.upsert_order(ORDERS[0])
+        release = locked_by_another_process(path)
+
+        with pytest.raises(JournalError) as info:
+            j.upsert_order(ORDERS[1])
+        release()
+
+        message = str(info.value)
+        _one_sentence(message)
+        assert message.startswith(f"the journal at {path} could not store order 102: it is "
+                                  "locked by another process")
+        assert message.endswith("nothing of it was written")
+        j.upsert_order(ORDERS[2])
+    with Journal(path) as reopened:
+        assert reopened.orders() == [ORDERS[0], ORDERS[2]]
+
+
+def test_a_full_disk_fails_one_write_whole_and_the_journal_carries_on(tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    with Journal(path) as j:
+        j.upsert_order(ORDERS[0])
+        pages = j._conn.execute("PRAGMA page_count").fetchone()[0]
+        j._conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLITE_FULL on growth
+
+        with pytest.raises(JournalError) as info:
+            j.record_event("alert", {"text": "x" * 50_000})
+
+        message = str(info.value)
+        _one_sentence(message)
+        assert message.startswith(f"the journal at {path} could not record a alert event: "
+                                  "the disk is full")
+        assert j.events() == [] and not j._conn.in_transaction
+        j._conn.execute(f"PRAGMA max_page_count = {pages * 1000}")  # space again
+        j.upsert_order(ORDERS[1])
+    with Journal(path) as reopened:
+        assert reopened.orders() == ORDERS[:2]
+
+
+class _CommitFails:
+    """The sqlite3 connection, except that one COMMIT fails as a full disk makes it fail."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.armed = True
+
+    def execute(self, sql: str, *args):
+        if sql == "COMMIT" and self.armed:
+            self.armed = False
+            error = sqlite3.OperationalError("database or disk is full")
+            error.sqlite_errorname = "SQLITE_FULL"
+            raise error
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+
+def test_a_failed_commit_leaves_nothing_half_written_for_the_next_write_to_carry(tmp_path):
+    # Before: a failed COMMIT left its transaction open, and the next write committed the
+    # failed order along with its own (or failed on "transaction within a transaction").
+    path = tmp_path / "journal.sqlite3"
+    with Journal(path) as j:
+        real = j._conn
+        j._conn = _CommitFails(real)  # type: ignore[assignment]
+
+        with pytest.raises(JournalError, match="the disk is full"):
+            j.upsert_order(ORDERS[0])
+
+        assert not real.in_transaction
+        j.upsert_order(ORDERS[1])
+        j._conn = real
+    with Journal(path) as reopened:
+        assert reopened.orders() == [ORDERS[1]]
+
+
+UNPRIVILEGED = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from backend.core.journal import Journal, JournalError
+if os.geteuid() == 0:  # imported as root (the interpreter lives under /root), now bound
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+try:
+    Journal(sys.argv[2]).close()
+    print("opened")
+except JournalError as exc:
+    print(exc)
+"""
+
+
+def _open_unprivileged(folder: Path, path: Path) -> str:
+    """Open ``path`` in a child process that permissions bind (root ignores them)."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    if os.geteuid() == 0:
+        for item in (folder, *folder.glob("*")):
+            os.chown(item, 65534, 65534)  # nobody's, as a user's journal is the user's
+    proc = subprocess.run([sys.executable, "-c", UNPRIVILEGED, str(repo), str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+@pytest.fixture
+def open_folder():
+    """A folder outside pytest's root-only tmp tree, so an unprivileged child can reach it."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="sigma9-journal-"))
+    folder.chmod(0o755)
+    yield folder
+    folder.chmod(0o755)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_read_only_journal_file_is_refused_and_left_as_it_was(open_folder):
+    path = open_folder / "journal.sqlite3"
+    _filled_journal(path, orders=1)
+    before = path.read_bytes()
+    path.chmod(0o400)
+
+    message = _open_unprivileged(open_folder, path)
+
+    _one_sentence(message)
+    assert message.startswith(f"cannot open the journal at {path}: it is read-only")
+    assert path.read_bytes() == before
+
+
+def test_a_journal_in_a_read_only_folder_is_refused(open_folder):
+    path = open_folder / "journal.sqlite3"
+    _filled_journal(path, orders=1)  # WAL needs its -wal and -shm files beside the journal
+    open_folder.chmod(0o555)
+
+    message = _open_unprivileged(open_folder, path)
+
+    _one_sentence(message)
+    assert message.startswith(f"cannot open the journal at {path}:")
+    assert "read-only" in message or "cannot be opened" in message
+
+
+def test_a_new_journal_in_a_read_only_folder_is_refused(open_folder):
+    path = open_folder / "journal.sqlite3"
+    open_folder.chmod(0o555)
+
+    message = _open_unprivileged(open_folder, path)
+
+    _one_sentence(message)
+    assert message == (f"cannot open the journal at {path}: the file cannot be created in "
+                       "its folder (Permission denied)")
