@@ -28,9 +28,34 @@ from typing import Any, TextIO
 from backend.broker import ib_codes
 from backend.broker.errors import BrokerError
 from backend.core import ledger
+from backend.core.events import (
+    Alert,
+    Event,
+    FillReceived,
+    Flattened,
+    LegRejected,
+    OrderUpdated,
+    PositionsChanged,
+    Reprotected,
+    SignalRefusal,
+    Slippage,
+)
 from backend.core.journal import JournalError
 from backend.core.models import FillRecord, OrderRecord, OrderStatus, Position
 from backend.runtime import TradingCore
+from backend.strategies.events import (
+    Armed,
+    ArmFailed,
+    Disarmed,
+    EntryFailed,
+    EntrySent,
+    SignalEmitted,
+    SignalIgnored,
+    SymbolError,
+    WarmedUp,
+    WarmupFailed,
+)
+from frontend.errors import ConsoleReporter
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -126,7 +151,7 @@ def format_summary(s: Summary) -> list[str]:
 
 # -- live event lines ------------------------------------------------------------------------
 class EventPrinter:
-    """Turns the core's listener callbacks into one printed line per event."""
+    """Turns the core's events into one printed line per event."""
 
     def __init__(self, out: TextIO, now: Callable[[], datetime] = datetime.now) -> None:
         self.out = out
@@ -147,65 +172,66 @@ class EventPrinter:
         c.broker_message.connect(self.on_broker_message)
         c.market_data_error.connect(
             lambda symbol, message: self.line(f"market data {symbol}: {message}"))
-        core.manager.listeners.append(self.on_manager)
-        core.runner.listeners.append(self.on_runner)
+        core.manager.subscribe(self.on_manager)
+        core.runner.subscribe(self.on_runner)
 
     def on_broker_message(self, code: int, text: str) -> None:
         if ib_codes.severity(code) != "info":  # not farm "OK" chatter (docs/ib-codes.md)
             self.line(f"broker [{code}] {text}")
 
-    def on_runner(self, kind: str, p: dict[str, Any]) -> None:
-        if kind == "armed":
+    def on_runner(self, event: Event) -> None:
+        kind, p = event.kind, event.to_dict()
+        if isinstance(event, Armed):
             self.line(f"armed on {', '.join(p['symbols'])}")
-        elif kind == "arm_failed":
+        elif isinstance(event, ArmFailed):
             self.line("ARM FAILED: no symbol of the watchlist could be subscribed")
-        elif kind in ("symbol_error", "warmup_failed"):
+        elif isinstance(event, (SymbolError, WarmupFailed)):
             self.line(f"{kind.replace('_', ' ')} {p['symbol']}: {p['reason']}")
-        elif kind == "warmed_up":
+        elif isinstance(event, WarmedUp):
             self.line(f"warmed up {p['symbol']} with {p['bars']} bars")
-        elif kind == "signal":
+        elif isinstance(event, SignalEmitted):
             self.signals += 1
             s = p["signal"]
             atr = Decimal(str(s["atr"])).quantize(Decimal("0.0001"))
             self.line(f"signal {s['symbol']} {s['action']} ref {s['reference_price']} "
                       f"ATR {atr} ({s['id']}): {s['reason']}")
-        elif kind == "signal_ignored":
+        elif isinstance(event, SignalIgnored):
             self.line(f"signal ignored {p['signal']['symbol']}: {p['reason']}")
-        elif kind == "entry":
+        elif isinstance(event, EntrySent):
             self.entries += 1
             self.line(f"entry {p['symbol']} order {p['order_id']} (signal {p['signal_id']})")
-        elif kind == "refused":
+        elif isinstance(event, EntryFailed):
             self._refused(p)
-        elif kind == "disarmed":
+        elif isinstance(event, Disarmed):
             self.line("disarmed (open positions keep their exits)")
 
     def _refused(self, p: dict[str, Any]) -> None:
-        # The OrderManager and the runner both report a refusal: print it once.
-        if p.get("signal_id") in self.refused_ids:
-            return
+        # Published once (by the OrderManager; by the runner only for an entry that failed
+        # otherwise); the summary counts refused signal ids.
         self.refused_ids.add(p.get("signal_id", ""))
         self.line(f"REFUSED {p.get('symbol', '?')} ({p.get('signal_id', '')}): {p['reason']}")
 
-    def on_manager(self, kind: str, p: dict[str, Any]) -> None:
-        if kind == "order":
+    def on_manager(self, event: Event) -> None:
+        kind, p = event.kind, event.to_dict()
+        if isinstance(event, OrderUpdated):
             self._order(p["order"])
-        elif kind == "fill":
+        elif isinstance(event, FillReceived):
             f = p["fill"]
             if f["exec_id"] in self._fills:
                 return
             self._fills.add(f["exec_id"])
             self.line(f"fill {f['symbol']} {f['side']} {f['quantity']} @ {f['price']} "
                       f"commission {f['commission']} (order {f['order_id']})")
-        elif kind == "refused":
+        elif isinstance(event, SignalRefusal):
             self._refused(p)
-        elif kind == "positions":
+        elif isinstance(event, PositionsChanged):
             self._positions_line(p["positions"])
-        elif kind == "slippage":
+        elif isinstance(event, Slippage):
             self.line(f"slippage {p['symbol']}: filled {p['fill']} vs reference "
                       f"{p['reference']} ({p['slippage']})")
-        elif kind == "alert":
+        elif isinstance(event, Alert):
             self.line(f"ALERT {p['message']}")
-        elif kind in ("leg_rejected", "reprotected", "flattened"):
+        elif isinstance(event, (LegRejected, Reprotected, Flattened)):
             detail = ", ".join(f"{k}={v}" for k, v in p.items())
             self.line(f"{kind.upper().replace('_', ' ')} {detail}")
 
@@ -279,8 +305,13 @@ async def run_headless(settings: Any, minutes: float | None, *, label: str = "",
     ends the run early with that line. Failures print one ``sigma9:`` line, never a traceback.
     """
     printer = EventPrinter(out)
-    with _logging_to(printer):
-        return await _session(settings, minutes, printer, label, err, abort_check)
+    # An exception in a Qt slot or a broker handler prints one line instead of aborting.
+    reporter = ConsoleReporter(err).install(asyncio.get_running_loop())
+    try:
+        with _logging_to(printer):
+            return await _session(settings, minutes, printer, label, err, abort_check)
+    finally:
+        reporter.uninstall()
 
 
 async def _session(settings: Any, minutes: float | None, printer: EventPrinter, label: str,
