@@ -1,15 +1,15 @@
 """CoreFeed: the trading core's events, turned into model updates and log lines.
 
-The OrderManager and the StrategyRunner publish plain ``(kind, payload)`` events to
-listeners; the connector emits Qt signals. This is the one place that subscribes to all of
+The OrderManager and the StrategyRunner publish declared event objects
+(``backend.core.events``, ``backend.strategies.events``) to subscribers; the connector emits
+Qt signals. This is the one place that subscribes to all of
 them for the terminal, so the window only lays things out and handles the trader's clicks.
 Everything runs on the GUI thread (the qasync loop): no locks, no queued hand-offs, except
 for Python log records, which may come from any thread and are passed on by a signal.
 
 What reaches the log panel, with its reason: broker errors and messages, refused signals,
 rejected legs, re-protections, flattens, alerts, connection changes and every order status
-change. The same refusal is published by the OrderManager and then by the runner; it is
-logged once.
+change. A refusal is published once, by the OrderManager, and logged once.
 """
 
 from __future__ import annotations
@@ -22,7 +22,32 @@ from typing import Any
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from backend.broker import ib_codes
+from backend.core.events import (
+    Alert,
+    Event,
+    FillReceived,
+    Flattened,
+    LegRejected,
+    OrderUpdated,
+    PositionsChanged,
+    Reprotected,
+    SignalRefusal,
+    Slippage,
+)
 from backend.core.models import ConnectionState, OrderRecord, OrderStatus
+from backend.strategies.events import (
+    Armed,
+    ArmFailed,
+    BarClosed,
+    Disarmed,
+    EntryFailed,
+    EntrySent,
+    SignalEmitted,
+    SignalIgnored,
+    SymbolError,
+    WarmedUp,
+    WarmupFailed,
+)
 from frontend.models.columns import ROLE_NAMES
 from frontend.models.executions import ExecutionsModel
 from frontend.models.log import Level, LogModel
@@ -81,7 +106,6 @@ class CoreFeed(QObject):
         self.core = core
         self.orders, self.positions, self.executions, self.log = (
             orders, positions, executions, log)
-        self._refused: set[str] = set()
         self.session_start = local_midnight()
         self._baseline: dict | None = None
         self._handler = PanelLogHandler(log)
@@ -95,8 +119,8 @@ class CoreFeed(QObject):
     # -- wiring ------------------------------------------------------------------------
     def attach(self) -> None:
         core, c = self.core, self.core.connector
-        core.manager.listeners.append(self.on_manager_event)
-        core.runner.listeners.append(self.on_runner_event)
+        core.manager.subscribe(self.on_manager_event)
+        core.runner.subscribe(self.on_runner_event)
         c.connection_state.connect(self.on_connection_state)
         c.broker_message.connect(self.on_broker_message)
         c.order_error.connect(self.on_order_error)
@@ -110,10 +134,8 @@ class CoreFeed(QObject):
         if not self._attached:
             return
         core, c = self.core, self.core.connector
-        for listeners, fn in ((core.manager.listeners, self.on_manager_event),
-                              (core.runner.listeners, self.on_runner_event)):
-            if fn in listeners:
-                listeners.remove(fn)
+        core.manager.unsubscribe(self.on_manager_event)
+        core.runner.unsubscribe(self.on_runner_event)
         for signal, slot in ((c.connection_state, self.on_connection_state),
                              (c.broker_message, self.on_broker_message),
                              (c.order_error, self.on_order_error),
@@ -152,23 +174,23 @@ class CoreFeed(QObject):
         self.positions_changed.emit()
 
     # -- OrderManager events -------------------------------------------------------------------
-    def on_manager_event(self, kind: str, payload: dict[str, Any]) -> None:
+    def on_manager_event(self, event: Event) -> None:
         manager = self.core.manager
-        if kind == "order":
-            record = manager.orders.get(payload["order"]["order_id"])
+        if isinstance(event, OrderUpdated):
+            record = manager.orders.get(event.order.order_id)
             if record is not None:
                 self._order(record)
-        elif kind == "fill":
-            fill = manager.fills.get(payload["fill"]["exec_id"])
+        elif isinstance(event, FillReceived):
+            fill = manager.fills.get(event.fill.exec_id)
             if fill is not None:
                 self.executions.update_fill(fill)
                 self.log.append(Level.INFO, "fill", f"{fill.side.value} {fill.quantity} "
                                 f"{fill.symbol} @ {fill.price} (order {fill.order_id})")
             self.refresh_positions()
-        elif kind == "positions":
+        elif isinstance(event, PositionsChanged):
             self.refresh_positions()
         else:
-            self._manager_message(kind, payload)
+            self._manager_message(event)
 
     def _order(self, record: OrderRecord) -> None:
         known = self.orders.row(record.order_id)
@@ -184,60 +206,60 @@ class CoreFeed(QObject):
         self.order_changed.emit(record)
         self.refresh_positions()  # the live legs are the positions' protection state
 
-    def _manager_message(self, kind: str, p: dict[str, Any]) -> None:
+    def _manager_message(self, event: Event) -> None:
+        kind, p = event.kind, event.to_dict()
         symbol = p.get("symbol", "")
-        if kind == "refused":
-            self._refused.add(p.get("signal_id", ""))
+        if isinstance(event, SignalRefusal):
             self.log.append(Level.WARNING, "oms", f"signal {p.get('signal_id', '?')} "
                             f"({symbol}) refused: {p.get('reason', '')}")
-        elif kind == "alert":
+        elif isinstance(event, Alert):
             self.log.append(Level.ALERT, "oms", p.get("message", ""))
-        elif kind == "leg_rejected":
+        elif isinstance(event, LegRejected):
             self.log.append(Level.ERROR, "oms", f"{symbol} {p.get('role')} leg "
                             f"{p.get('order_id')} rejected: {p.get('reason', '')}")
-        elif kind == "reprotected":
+        elif isinstance(event, Reprotected):
             self.log.append(Level.ALERT, "oms", f"{symbol}: exits re-sent "
                             f"({', '.join(p.get('order_ids', []))}): {p.get('reason', '')}")
-        elif kind == "flattened":
+        elif isinstance(event, Flattened):
             what = symbol or ", ".join(p.get("symbols", [])) or "nothing open"
             self.log.append(Level.ALERT, "oms", f"flattened {what}: {p.get('reason', '')}")
-        elif kind == "slippage":
+        elif isinstance(event, Slippage):
             self.log.append(Level.INFO, "oms", f"{symbol} entry filled at {p.get('fill')} vs "
                             f"reference {p.get('reference')} (slippage {p.get('slippage')})")
         else:
             self.log.append(Level.INFO, "oms", f"{kind}: {p}")
 
     # -- StrategyRunner events ---------------------------------------------------------------
-    def on_runner_event(self, kind: str, p: dict[str, Any]) -> None:
-        if kind == "bar":
-            self.bar.emit(p["bar"])
+    def on_runner_event(self, event: Event) -> None:
+        if isinstance(event, BarClosed):
+            self.bar.emit(event.bar)
             return
+        kind, p = event.kind, event.to_dict()
         self.runner_event.emit(kind, p)
         symbol = p.get("symbol", "")
-        if kind == "armed":
+        if isinstance(event, Armed):
             self.log.append(Level.INFO, "strategy", f"armed on {', '.join(p['symbols'])}")
-        elif kind == "arm_failed":
+        elif isinstance(event, ArmFailed):
             self.log.append(Level.ERROR, "strategy", "arming failed: no symbol could be armed")
-        elif kind == "disarmed":
+        elif isinstance(event, Disarmed):
             self.log.append(Level.INFO, "strategy", "disarmed: no new entries (open positions "
                             "keep their exits)")
-        elif kind in ("signal", "signal_ignored"):
+        elif isinstance(event, (SignalEmitted, SignalIgnored)):
             s = p["signal"]
-            note = f" ignored: {p['reason']}" if kind == "signal_ignored" else ""
+            note = f" ignored: {p['reason']}" if isinstance(event, SignalIgnored) else ""
             self.log.append(Level.INFO, "strategy", f"signal {s['id']} {s['symbol']} "
                             f"@ {s['reference_price']} ({s.get('reason', '')}){note}")
-        elif kind == "refused":
-            if p.get("signal_id") not in self._refused:
-                self.log.append(Level.WARNING, "strategy", f"signal {p.get('signal_id')} "
-                                f"({symbol}) refused: {p.get('reason', '')}")
-        elif kind == "entry":
+        elif isinstance(event, EntryFailed):
+            self.log.append(Level.WARNING, "strategy", f"signal {p.get('signal_id')} "
+                            f"({symbol}) refused: {p.get('reason', '')}")
+        elif isinstance(event, EntrySent):
             self.log.append(Level.INFO, "strategy", f"{symbol}: entry order {p['order_id']} "
                             f"for signal {p['signal_id']}")
-        elif kind in ("symbol_error", "warmup_failed"):
-            level = Level.ERROR if kind == "symbol_error" else Level.WARNING
+        elif isinstance(event, (SymbolError, WarmupFailed)):
+            level = Level.ERROR if isinstance(event, SymbolError) else Level.WARNING
             self.log.append(level, "strategy", f"{symbol}: {kind.replace('_', ' ')}: "
                             f"{p.get('reason', '')}")
-        elif kind == "warmed_up":
+        elif isinstance(event, WarmedUp):
             self.log.append(Level.DEBUG, "strategy", f"{symbol}: {p.get('bars')} bars of "
                             "history")
 

@@ -29,6 +29,19 @@ from typing import Any
 
 from backend.core import ledger, sizing
 from backend.core.cancels import CancelImpact, CloseRefused, ExitLegCancelRefused
+from backend.core.events import (
+    Alert,
+    Event,
+    Fanout,
+    FillReceived,
+    Listener,
+    OrderUpdated,
+    PositionsChanged,
+    SignalRefusal,
+    Slippage,
+    Subscriber,
+    event_from_legacy,
+)
 from backend.core.exit_plan import (
     EntryParams,
     ExitParams,
@@ -56,11 +69,6 @@ from backend.core.trader_desk import TraderDesk
 log = logging.getLogger("sigma9.oms")
 __all__ = ["BrokerPort", "CancelImpact", "CloseRefused", "ExitLegCancelRefused", "OrderManager",
            "SignalRefused"]
-JOURNALLED_EVENTS = frozenset({"refused", "alert", "reprotected", "flattened", "slippage",
-                               "leg_rejected", "trail_sent", "entry_timeout"})
-
-
-Listener = Callable[[str, dict[str, Any]], None]
 
 
 class OrderManager(ProtectionMixin):
@@ -79,7 +87,9 @@ class OrderManager(ProtectionMixin):
         self._books: dict[str, ledger.Book] | None = None
         self.broker_positions: dict[str, Position] = {}
         self.marks: dict[str, Decimal] = {}
-        self.listeners: list[Listener] = []
+        self.fanout = Fanout()
+        self.listeners: list[Listener] = self.fanout.listeners
+        """Legacy ``fn(kind, payload)`` callbacks, kept for scripts; ``subscribe`` is the API."""
         self.signals: dict[str, Signal] = accepted_signals(journal)
         """Signals that produced entries, this session's and the journal's: their reference
         price and ATR price re-protection and the market entry's trail after a restart."""
@@ -111,16 +121,28 @@ class OrderManager(ProtectionMixin):
             timer.cancel()
 
     # -- events out -------------------------------------------------------------
-    def publish(self, kind: str, **payload: Any) -> None:
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Call ``fn(event)`` for every event (``backend.core.events``) from now on; returns
+        the unsubscribe call."""
+        return self.fanout.subscribe(fn)
+
+    def unsubscribe(self, fn: Subscriber) -> None:
+        self.fanout.unsubscribe(fn)
+
+    def publish(self, event: Event | str, **payload: Any) -> None:
+        """Publish ``event`` once: into the journal if its class is journalled, then to every
+        subscriber, then to the legacy listeners as ``(kind, to_dict())``.
+
+        The legacy form ``publish(kind, **payload)`` is accepted and turned into the declared
+        event (``events.event_from_legacy``) for code not yet moved over.
+        """
         if self.closed:
             return
-        if kind in JOURNALLED_EVENTS:
-            self.journal.record_event(kind, payload)
-        for listener in list(self.listeners):
-            try:
-                listener(kind, payload)
-            except Exception:
-                log.exception("listener failed on %s", kind)
+        if isinstance(event, str):
+            event = event_from_legacy(event, payload)
+        if event.journalled:
+            self.journal.record_event(event.kind, event.to_dict())
+        self.fanout.deliver(event)
 
     def refuse(self, signal: Any, reason: str, code: str = "refused") -> SignalRefused:
         symbol = getattr(signal, "symbol", None) or (
@@ -130,11 +152,11 @@ class OrderManager(ProtectionMixin):
         log.warning("signal %s (%s) refused: %s", signal_id or "?", symbol, reason)
         if isinstance(signal, Signal):
             self.journal.record_signal(signal, code, reason)
-        self.publish("refused", signal_id=signal_id, symbol=symbol, reason=reason, code=code)
+        self.publish(SignalRefusal(signal_id=signal_id, symbol=symbol, reason=reason, code=code))
         return SignalRefused(reason, code)
 
     def _task_failed(self, name: str, exc: BaseException) -> None:
-        self.publish("alert", message=f"{name} failed: {exc}")
+        self.publish(Alert(message=f"{name} failed: {exc}"))
 
     def _spawn(self, coro, name: str = "protection task") -> None:
         self.tasks.spawn(coro, name)
@@ -352,17 +374,17 @@ class OrderManager(ProtectionMixin):
         if first and record is not None and record.role is LegRole.ENTRY:
             signal = self.signals.get(record.signal_id)
             if signal is not None:
-                self.publish("slippage", signal_id=signal.id, symbol=fill.symbol,
-                             reference=str(signal.reference_price), fill=str(fill.price),
-                             slippage=str(fill.price - signal.reference_price))
-        self.publish("fill", fill=fill.to_dict())
+                self.publish(Slippage(signal_id=signal.id, symbol=fill.symbol,
+                                      reference=signal.reference_price, fill=fill.price,
+                                      slippage=fill.price - signal.reference_price))
+        self.publish(FillReceived(fill))
 
     def on_positions(self, positions: list[Position]) -> None:
         self.broker_positions = {p.symbol: p for p in positions}
         for p in positions:
             if p.market_price is not None:
                 self.marks[p.symbol] = p.market_price
-        self.publish("positions", positions=[p.to_dict() for p in self.get_active_positions()])
+        self.publish(PositionsChanged(tuple(self.get_active_positions())))
 
     def on_tick(self, quote) -> None:
         if quote.last is not None:
@@ -385,7 +407,7 @@ class OrderManager(ProtectionMixin):
             self.journal.record_status_change(record.order_id,
                                               known.status if known else None, record.status,
                                               record.broker_status, record.message)
-        self.publish("order", order=record.to_dict())
+        self.publish(OrderUpdated(record))
         self.waiter.notify()
 
 

@@ -8,6 +8,9 @@ imports ib_insync or Qt.
 Arming warms each symbol up with history first, so the strategy can judge at
 once. Disarming stops new signals only: it never touches open positions or
 their protection, which live at the broker.
+
+Its events are declared in ``backend.strategies.events``. A refused signal is the
+OrderManager's event (``SignalRefusal``), published once there: the runner does not repeat it.
 """
 
 from __future__ import annotations
@@ -19,10 +22,25 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from backend.core.events import Event, Fanout, Listener, Subscriber, event_from_legacy
 from backend.core.models import Bar, Quote
-from backend.core.signal import Signal
+from backend.core.signal import Signal, SignalRefused
 from backend.strategies.bars import BarBuilder, ib_bar_size
 from backend.strategies.base import StrategyBase
+from backend.strategies.events import (
+    RUNNER_EVENTS,
+    Armed,
+    ArmFailed,
+    BarClosed,
+    Disarmed,
+    EntryFailed,
+    EntrySent,
+    SignalEmitted,
+    SignalIgnored,
+    SymbolError,
+    WarmedUp,
+    WarmupFailed,
+)
 
 log = logging.getLogger("sigma9.runner")
 
@@ -35,8 +53,6 @@ class MarketPort(Protocol):
 class EntryPort(Protocol):
     async def execute_entry(self, signal: Signal) -> str: ...
 
-
-Listener = Callable[[str, dict[str, Any]], None]
 
 
 class StrategyRunner:
@@ -51,7 +67,9 @@ class StrategyRunner:
         self.now = now
         self.armed = False
         self.watchlist: tuple[str, ...] = ()
-        self.listeners: list[Listener] = []
+        self.fanout = Fanout()
+        self.listeners: list[Listener] = self.fanout.listeners
+        """Legacy ``fn(kind, payload)`` callbacks, kept for scripts; ``subscribe`` is the API."""
         self.tasks: set[asyncio.Task] = set()
         self._flusher: asyncio.Task | None = None
 
@@ -61,12 +79,19 @@ class StrategyRunner:
         s = settings.strategy
         return cls(strategy, market, entries, s.bar_size_s, s.warmup_duration)
 
-    def publish(self, kind: str, **payload: Any) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener(kind, payload)
-            except Exception:
-                log.exception("runner listener failed on %s", kind)
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Call ``fn(event)`` for every runner event from now on; returns the unsubscribe."""
+        return self.fanout.subscribe(fn)
+
+    def unsubscribe(self, fn: Subscriber) -> None:
+        self.fanout.unsubscribe(fn)
+
+    def publish(self, event: Event | str, **payload: Any) -> None:
+        """Hand ``event`` to the subscribers, then the legacy listeners; ``publish(kind,
+        **payload)`` is the legacy form, turned into the declared event."""
+        if isinstance(event, str):
+            event = event_from_legacy(event, payload, RUNNER_EVENTS)
+        self.fanout.deliver(event)
 
     # -- arm / disarm ----------------------------------------------------------------
     async def arm(self, watchlist: tuple[str, ...] | list[str]) -> list[str]:
@@ -76,7 +101,7 @@ class StrategyRunner:
             try:
                 await self.market.subscribe(symbol)
             except Exception as exc:
-                self.publish("symbol_error", symbol=symbol, reason=str(exc))
+                self.publish(SymbolError(symbol, str(exc)))
                 continue
             await self._warm_up(symbol)
             armed.append(symbol)
@@ -84,13 +109,13 @@ class StrategyRunner:
         self.armed = bool(armed)
         if self.armed and self._flusher is None:
             self._flusher = asyncio.get_event_loop().create_task(self._flush_loop())
-        self.publish("armed" if self.armed else "arm_failed", symbols=armed)
+        self.publish(Armed(tuple(armed)) if self.armed else ArmFailed(tuple(armed)))
         return armed
 
     def disarm(self) -> None:
         """No new signals from now on; positions and their exits are left alone."""
         self.armed = False
-        self.publish("disarmed", symbols=list(self.watchlist))
+        self.publish(Disarmed(self.watchlist))
 
     async def close(self) -> None:
         self.armed = False
@@ -107,10 +132,10 @@ class StrategyRunner:
             history = await self.market.historical_bars(
                 symbol, self.warmup_duration, ib_bar_size(self.bars.bar_size_s))
         except Exception as exc:
-            self.publish("warmup_failed", symbol=symbol, reason=str(exc))
+            self.publish(WarmupFailed(symbol, str(exc)))
             return
         self.strategy.warm_up(symbol, history)
-        self.publish("warmed_up", symbol=symbol, bars=len(history))
+        self.publish(WarmedUp(symbol, len(history)))
 
     # -- market data in ------------------------------------------------------------
     def on_quote(self, quote: Quote) -> None:
@@ -139,15 +164,14 @@ class StrategyRunner:
                 log.exception("bar flush failed")
 
     def on_bar(self, bar: Bar) -> None:
-        self.publish("bar", bar=bar)
+        self.publish(BarClosed(bar))
         signal = self.strategy.on_bar(bar)
         if signal is None:
             return
         if not self.armed:
-            self.publish("signal_ignored", signal=signal.model_dump(mode="json"),
-                         reason="strategy disarmed")
+            self.publish(SignalIgnored(signal, "strategy disarmed"))
             return
-        self.publish("signal", signal=signal.model_dump(mode="json"))
+        self.publish(SignalEmitted(signal))
         task = asyncio.get_event_loop().create_task(self._submit(signal))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -155,9 +179,10 @@ class StrategyRunner:
     async def _submit(self, signal: Signal) -> None:
         try:
             order_id = await self.entries.execute_entry(signal)
-        except Exception as exc:  # SignalRefused carries the reason; anything else too
-            reason = getattr(exc, "reason", None) or str(exc)
-            log.warning("signal %s for %s refused: %s", signal.id, signal.symbol, reason)
-            self.publish("refused", signal_id=signal.id, symbol=signal.symbol, reason=reason)
+        except SignalRefused:
+            return  # the OrderManager has logged and published the refusal (once)
+        except Exception as exc:
+            log.warning("signal %s for %s made no entry: %s", signal.id, signal.symbol, exc)
+            self.publish(EntryFailed(signal.id, signal.symbol, str(exc) or type(exc).__name__))
             return
-        self.publish("entry", signal_id=signal.id, symbol=signal.symbol, order_id=order_id)
+        self.publish(EntrySent(signal.id, signal.symbol, order_id))

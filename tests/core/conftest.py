@@ -15,3 +15,6 @@ def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.upper().startswith("SIGMA9_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path))
+
+
+from tests.core.fakes import manager  # noqa: E402, F401  (an OrderManager over a fake port)

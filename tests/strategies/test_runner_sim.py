@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import pytest_asyncio
 
+from backend.core.events import SignalRefusal
 from backend.runtime import TradingCore
 from tests.helpers import eventually
 from tests.oms.conftest import broker_orders, live, make_settings
@@ -88,6 +89,8 @@ async def test_disarmed_runner_sends_nothing_and_leaves_protection(core, sim):  
 
 
 async def test_refused_signals_are_reported_with_their_reason(core, sim):  # noqa: F811
+    refusals: list[SignalRefusal] = []
+    core.manager.subscribe(lambda e: refusals.append(e) if isinstance(e, SignalRefusal) else 0)
     await core.runner.arm(["AAPL"])
     await _ask_known(core, "AAPL")
     bars = live_setup("AAPL")
@@ -97,10 +100,12 @@ async def test_refused_signals_are_reported_with_their_reason(core, sim):  # noq
     # A second, later setup in the same symbol: the one-position-per-symbol check refuses it.
     for bar in live_setup("AAPL", minutes_ahead=len(bars) + 60, seed=2):
         core.runner.on_bar(bar)
-    await eventually(lambda: "refused" in kinds(core), what="refusal reported")
-    refusal = next(p for k, p in core.events if k == "refused")
-    assert refusal["symbol"] == "AAPL" and "AAPL" in refusal["reason"]
+    await eventually(lambda: refusals, what="refusal reported")
+    assert refusals[0].symbol == "AAPL" and "AAPL" in refusals[0].reason
     assert len(broker_orders(sim)) == 4
+    await eventually(lambda: not core.runner.tasks, what="runner idle")
+    assert len(refusals) == 1, "published once, by the OrderManager"
+    assert not {"refused", "entry_failed"} & set(kinds(core)), "the runner does not repeat it"
 
 
 async def test_unknown_watchlist_symbol_is_reported_and_the_rest_armed(core, sim):  # noqa: F811
