@@ -105,3 +105,31 @@ def other_cancel_impact(record: OrderRecord, attached: Sequence[OrderRecord]) ->
     return CancelImpact(order_id=record.order_id, is_exit_leg=False, symbol=record.symbol,
                         shares=0, group="", cancels=cancels, sentence=sentence,
                         offer_close_position=False)
+
+
+_IB_CANCEL_PREFIX = "Order Canceled - reason:"
+_PLAIN_REASONS: dict[str, str] = {
+    "": "",
+    "Order was discarded.": "discarded by IB: it was never placed",
+    "conditions met": "its price condition traded",
+}
+"""IB's 202 reasons (after "Order Canceled - reason:") in the trader's words. IB sends an
+empty reason for nearly every cancel (``backend/sim/cancels.py`` lists the captures), so the
+empty reason says nothing more than the Cancelled status already does."""
+
+
+def plain_reason(message: str) -> str:
+    """An order's last broker note in plain words: "IB 202: Order Canceled - reason:" -> "".
+
+    Codes other than 202 keep IB's own sentence without the "IB nnn:" prefix (and without
+    the ``<br>`` tags IB puts in long texts); anything else is returned as it is.
+    """
+    text = " ".join(message.replace("<br>", " ").split())
+    if text.startswith("IB "):
+        head, _, rest = text.partition(": ")
+        if head[3:].split(" ")[0].isdigit():
+            text = rest
+    if text.startswith(_IB_CANCEL_PREFIX):
+        reason = text[len(_IB_CANCEL_PREFIX):].strip()
+        return _PLAIN_REASONS.get(reason, reason)
+    return text

@@ -19,6 +19,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor
 
 from backend.core.models import LegRole, OrderStatus, Side
+from frontend import formatting
 
 Row = Mapping[str, Any]
 Formatter = Callable[[Any, Row], str]
@@ -44,21 +45,16 @@ def text(value: Any, row: Row) -> str:
 
 
 def price(value: Any, row: Row) -> str:
-    """Prices keep their Decimal text (the exact tick the broker has), at least 2 places."""
-    if value is None:
-        return ""
-    value = Decimal(value)
-    return f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else str(value)
+    """On the instrument's tick (``formatting.price``): 426.89, never 426.88724137931035."""
+    return formatting.price(value)
 
 
 def money(value: Any, row: Row) -> str:
-    if value is None:
-        return ""
-    return f"{Decimal(value):,.2f}"
+    return formatting.money(value)
 
 
 def quantity(value: Any, row: Row) -> str:
-    return "" if value is None else f"{int(value):,}"
+    return formatting.quantity(value)
 
 
 def clock(value: Any, row: Row) -> str:
@@ -68,19 +64,12 @@ def clock(value: Any, row: Row) -> str:
     return value.astimezone().strftime("%H:%M:%S")
 
 
-ROLE_NAMES: dict[LegRole, str] = {
-    LegRole.ENTRY: "entry",
-    LegRole.SAFETY_STOP: "stop",
-    LegRole.TIME_STOP: "time",
-    LegRole.PROFIT_HARVESTER: "trail",
-    LegRole.MANUAL: "manual",
-    LegRole.FLATTEN: "flatten",
-}
-"""Short names for a leg's role: the Orders table's role column and the protection state."""
+ROLE_NAMES: dict[LegRole, str] = formatting.ROLE_NAMES
+"""A leg's name (``cancels.LEG_NAMES``): the same words in the window, headless and the log."""
 
 
 def role(value: Any, row: Row) -> str:
-    return ROLE_NAMES.get(value, text(value, row)) if value is not None else ""
+    return formatting.leg_name(value)
 
 
 def side_colour(value: Any, row: Row) -> QColor | None:
@@ -128,6 +117,12 @@ class Column:
     color: Colourer | None = None
     sort: Callable[[Any, Row], Any] = raw
     tooltip: str = ""
+    width: int = 0
+    """Characters the column is sized for once (0: its title); the views never measure rows
+    (``ResizeToContents`` re-measures every row on every change, which a ticking table
+    cannot afford)."""
+    stretch: bool = False
+    """This column takes the room left (the one with the sentence: protection, message)."""
 
 
 def sortable(value: Any) -> tuple[int, Any]:

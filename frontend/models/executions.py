@@ -21,17 +21,17 @@ from frontend.models.columns import (
 from frontend.models.table import KeyedTableModel
 
 EXECUTION_COLUMNS: tuple[Column, ...] = (
-    Column("time", "Time", clock, CENTER),
-    Column("symbol", "Symbol"),
-    Column("side", "Side", align=CENTER, color=side_colour),
-    Column("quantity", "Qty", quantity, RIGHT),
-    Column("price", "Price", price, RIGHT),
-    Column("commission", "Commission", money, RIGHT),
-    Column("realized_pnl", "Realized", money, RIGHT, pnl_colour,
+    Column("time", "Time", clock, CENTER, width=8),
+    Column("symbol", "Symbol", width=5),
+    Column("side", "Side", align=CENTER, color=side_colour, width=4),
+    Column("quantity", "Qty", quantity, RIGHT, width=5),
+    Column("price", "Price", price, RIGHT, width=7),
+    Column("commission", "Commission", money, RIGHT, width=6),
+    Column("realized_pnl", "Realized", money, RIGHT, pnl_colour, width=9,
            tooltip="IB's realized P&L for this execution, net of commissions"),
-    Column("order_id", "Order", align=RIGHT,
+    Column("order_id", "Order", align=RIGHT, width=6,
            sort=lambda v, r: int(v) if str(v).isdigit() else str(v)),
-    Column("exec_id", "Exec id"),
+    Column("exec_id", "Exec id", width=16, stretch=True),
 )
 
 

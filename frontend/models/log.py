@@ -50,10 +50,11 @@ def level_colour(value: Any, row: Mapping[str, Any]) -> QColor | None:
 
 
 LOG_COLUMNS: tuple[Column, ...] = (
-    Column("time", "Time", clock, CENTER),
-    Column("level", "Level", text, CENTER, level_colour),
-    Column("source", "Source"),
-    Column("message", "Message", color=lambda v, row: LEVEL_COLOURS.get(row.get("level"))),
+    Column("time", "Time", clock, CENTER, width=8),
+    Column("level", "Level", text, CENTER, level_colour, width=7),
+    Column("source", "Source", width=10),
+    Column("message", "Message", color=lambda v, row: LEVEL_COLOURS.get(row.get("level")),
+           width=40, stretch=True),
 )
 
 

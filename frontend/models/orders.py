@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from backend.core.cancels import plain_reason
 from backend.core.exit_plan import base_signal_id
 from backend.core.models import LegRole, OrderRecord, OrderStatus
 from frontend.models.columns import (
@@ -65,23 +66,23 @@ def status_text(value: Any, row: Mapping[str, Any]) -> str:
 
 
 ORDER_COLUMNS: tuple[Column, ...] = (
-    Column("order_id", "Order", order_label, sort=order_sort,
-           tooltip="order id; exit legs are shown as └ under their entry"),
-    Column("role", "Role", role, tooltip="entry, or which exit leg: stop / time / trail"),
-    Column("parent_id", "Parent", align=RIGHT, sort=lambda v, r: _number(v or "")),
-    Column("oca_group", "OCA group"),
-    Column("symbol", "Symbol"),
-    Column("side", "Side", align=CENTER, color=side_colour),
-    Column("order_type", "Type", align=CENTER),
-    Column("quantity", "Qty", quantity, RIGHT),
-    Column("filled", "Filled", quantity, RIGHT),
-    Column("avg_fill_price", "Avg fill", price, RIGHT),
-    Column("limit_price", "Limit", price, RIGHT),
-    Column("stop_price", "Stop", price, RIGHT,
-           tooltip="stop price; for a trail, its current trailing stop"),
-    Column("trail_amount", "Trail", price, RIGHT, tooltip="trailing amount"),
-    Column("status", "Status", status_text, color=status_colour),
-    Column("updated_at", "Time", clock, CENTER),
+    Column("order_id", "Order", order_label, sort=order_sort, width=7,
+           tooltip="order id; exit legs are shown as └ under their entry (the parent and "
+                   "the OCA group are in each row's tooltip)"),
+    Column("role", "Role", role, width=9,
+           tooltip="entry, or which exit leg: stop / time stop / trail"),
+    Column("symbol", "Symbol", width=5),
+    Column("side", "Side", align=CENTER, color=side_colour, width=4),
+    Column("order_type", "Type", align=CENTER, width=5),
+    Column("quantity", "Qty", quantity, RIGHT, width=5),
+    Column("filled", "Filled", quantity, RIGHT, width=5),
+    Column("avg_fill_price", "Avg fill", price, RIGHT, width=7),
+    Column("limit_price", "Limit", price, RIGHT, width=7),
+    Column("stop_price", "Stop", price, RIGHT, width=7,
+           tooltip="stop price; for a trail, the trailing stop IB holds now"),
+    Column("trail_amount", "Trail", price, RIGHT, tooltip="trailing amount", width=5),
+    Column("status", "Status", status_text, color=status_colour, width=14, stretch=True),
+    Column("updated_at", "Time", clock, CENTER, width=8),
 )
 
 
@@ -139,7 +140,20 @@ class OrdersModel(KeyedTableModel):
         return sorted(legs, key=lambda k: self.rows[k]["rank"])
 
     def tooltip(self, row: Mapping[str, Any], column: Column) -> str | None:
-        return row.get("message") or None
+        """The broker's last word in plain words, and the ids the table leaves out."""
+        return order_tooltip(row) or None
+
+
+def order_tooltip(row: Mapping[str, Any]) -> str:
+    lines = []
+    reason = plain_reason(row.get("message") or "")
+    if reason:
+        lines.append(reason)
+    if row.get("parent_id") and row.get("parent_id") != "0":
+        lines.append(f"attached to order {row['parent_id']}")
+    if row.get("oca_group"):
+        lines.append(f"OCA group {row['oca_group']}")
+    return "\n".join(lines)
 
 
 def is_working(row: Mapping[str, Any]) -> bool:

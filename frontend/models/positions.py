@@ -12,17 +12,19 @@ repainted together, at most once per ``ui.tick_repaint_ms``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 from backend.core.ledger import Book, books_from_fills
 from backend.core.models import FillRecord, LegRole, Position, Quote
+from frontend import formatting
 from frontend.models.columns import (
     AMBER,
-    CENTER,
     GREEN,
+    LEFT,
     RED,
     RIGHT,
     ROLE_NAMES,
@@ -67,15 +69,17 @@ def protection_colour(value: Any, row: Mapping[str, Any]):
 
 
 POSITION_COLUMNS: tuple[Column, ...] = (
-    Column("symbol", "Symbol"),
-    Column("quantity", "Qty", quantity, RIGHT),
-    Column("avg_cost", "Avg cost", price, RIGHT, tooltip="average cost incl. commission"),
-    Column("last", "Last", price, RIGHT),
-    Column("unrealized", "Unrealized", money, RIGHT, pnl_colour),
-    Column("realized", "Realized", money, RIGHT, pnl_colour,
+    Column("symbol", "Symbol", width=5),
+    Column("quantity", "Qty", quantity, RIGHT, width=5),
+    Column("avg_cost", "Avg cost incl. comm.", price, RIGHT, width=8,
+           tooltip="average cost per share including the buying commission (IB's avgCost "
+                   "and the ledger both fold it in), so it sits a little above the fill"),
+    Column("last", "Last", price, RIGHT, width=7),
+    Column("unrealized", "Unrealized", money, RIGHT, pnl_colour, width=9),
+    Column("realized", "Realized", money, RIGHT, pnl_colour, width=9,
            tooltip="realized P&L, net of commissions"),
-    Column("protection", "Protection", protection_text, CENTER, protection_colour,
-           sort=lambda v, r: len(v or ()),
+    Column("protection", "Protection", protection_text, LEFT, protection_colour,
+           sort=lambda v, r: len(v or ()), width=40, stretch=True,
            tooltip="exit legs live at the broker for this position, and whether each "
                    "can act now (amber: protected, but nothing can fire in this session)"),
 )
@@ -127,8 +131,48 @@ def positions_snapshot(manager: Any, since: datetime | None = None,
     return [out[s] for s in sorted(out)]
 
 
+@dataclass(frozen=True)
+class Totals:
+    """The line under the positions: what the trader's day adds up to."""
+
+    open_positions: int
+    shares: int
+    unrealized: Decimal
+    realized: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.unrealized + self.realized
+
+    def text(self) -> str:
+        return (f"Total  {self.open_positions} open ({formatting.quantity(self.shares)} sh)"
+                f"   unrealized {formatting.money(self.unrealized)}"
+                f"   realized {formatting.money(self.realized)}"
+                f"   P&L {formatting.money(self.total, signed=True)}")
+
+
+def totals_of(rows: Iterable[Mapping[str, Any]]) -> Totals:
+    """Sums over the rows shown (open and closed today): P&L is exact Decimal arithmetic."""
+    rows = list(rows)
+    held = [r for r in rows if r.get("quantity")]
+    return Totals(open_positions=len(held),
+                  shares=sum(abs(int(r["quantity"])) for r in held),
+                  unrealized=sum((Decimal(r.get("unrealized") or 0) for r in held), Decimal(0)),
+                  realized=sum((Decimal(r.get("realized") or 0) for r in rows), Decimal(0)))
+
+
 class PositionsModel(KeyedTableModel):
     columns = POSITION_COLUMNS
+
+    def tooltip(self, row: Mapping[str, Any], column: Column) -> str | None:
+        """The protection cell's sentences one per line (the cell may be cut at 1024 px)."""
+        if column.key == "protection" and row.get("activity"):
+            return "\n".join(a.sentence for a in row["activity"])
+        return None
+
+    def totals(self) -> Totals:
+        """The totals row's figures (``FilteredTable`` shows them under the table)."""
+        return totals_of(self.rows[k] for k in self.keys)
 
     def update_positions(self, positions: list[Position],
                          activity: Mapping[str, Sequence[Any]] | None = None) -> None:

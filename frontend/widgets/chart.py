@@ -7,8 +7,10 @@ them and the candles are deliberately unadorned.
 Design choices:
 
 * **Decimal stops at the boundary.** Models carry ``Decimal`` (a stop sits on the tick grid);
-  pyqtgraph wants floats. Conversion happens once, in the public methods, and labels show the
-  ``Decimal``'s own text so the trader reads exactly the price that went to the broker.
+  pyqtgraph wants floats. Conversion happens once, in the public methods, and tags show the
+  price on its tick (``formatting.price``), as the tables do.
+* **Tags never overlap, axes are prices, fills are marked** (``chart_parts``). With no data
+  the chart says "no data for SYM" instead of drawing an empty 0-1 axis.
 * **Quotes are cheap.** A symbol can tick many times a second; ``on_quote`` only records the
   price and arms a single-shot timer, so at most one redraw per ``REDRAW_MS`` moves the existing
   "last" line and re-pictures the one forming candle. Nothing is created per tick.
@@ -24,35 +26,24 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pyqtgraph as pg
-from PyQt6.QtCore import QPointF, QRectF, Qt, QTimer
-from PyQt6.QtGui import QPainter, QPicture
-from PyQt6.QtWidgets import QVBoxLayout, QWidget
+from PyQt6.QtCore import QRectF, Qt, QTimer
+from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from backend.core.models import Bar, Quote
+from frontend import formatting, theme
+from frontend.widgets.candles import DEFAULT_BAR_SECONDS, Candle, CandlestickItem
+from frontend.widgets.chart_parts import FillMark, FillMarkers, PriceAxis, spread_labels
 
 REDRAW_MS = 100
 """Quote redraws are coalesced to at most one per this many milliseconds (10 Hz is plenty)."""
-
-DEFAULT_BAR_SECONDS = 60.0
-"""Bar spacing assumed until two bars reveal the real one (used for candle width only)."""
-
-BODY_FRACTION = 0.7
-"""Candle body width as a fraction of the bar spacing, leaving a gap between candles."""
 
 RIGHT_MARGIN = 0.15
 """Empty space right of the newest bar, as a fraction of the time span: room for the forming
 candle and the line labels, which would otherwise sit on top of the latest candles."""
 
-BACKGROUND = "#131722"
-FOREGROUND = "#b2b5be"
-GRID_ALPHA = 0.12
-UP_COLOUR = "#26a69a"
-DOWN_COLOUR = "#ef5350"
-LAST_COLOUR = "#d1d4dc"
 
 LEVEL_COLOURS: dict[str, str] = {
     "entry": "#2962ff",
@@ -73,93 +64,13 @@ def _to_float(value: Decimal | float | None) -> float | None:
     return None if value is None else float(value)
 
 
-@dataclass
-class _Candle:
-    """One candle in chart units: epoch seconds and float prices."""
-
-    t: float
-    open: float
-    high: float
-    low: float
-    close: float
-
-
-class CandlestickItem(pg.GraphicsObject):
-    """Candles recorded into a ``QPicture``: replaying a recording keeps panning smooth.
-
-    ``dataBounds`` is implemented (not just ``boundingRect``) so the view can fit the y range to
-    the candles actually visible, which is what a trader expects after scrolling back.
-    """
-
-    def __init__(self, right_margin: float = 0.0) -> None:
-        super().__init__()
-        self._right_margin = right_margin
-        self._candles: list[_Candle] = []
-        self._width = DEFAULT_BAR_SECONDS * BODY_FRACTION
-        self._picture = QPicture()
-        self._up_pen = pg.mkPen(UP_COLOUR)
-        self._down_pen = pg.mkPen(DOWN_COLOUR)
-        self._up_brush = pg.mkBrush(UP_COLOUR)
-        self._down_brush = pg.mkBrush(DOWN_COLOUR)
-
-    def set_candles(self, candles: list[_Candle], bar_seconds: float) -> None:
-        self.prepareGeometryChange()
-        self._candles = list(candles)
-        self._width = bar_seconds * BODY_FRACTION
-        self._picture = QPicture()
-        painter = QPainter(self._picture)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        half = self._width / 2
-        for c in self._candles:
-            up = c.close >= c.open
-            painter.setPen(self._up_pen if up else self._down_pen)
-            painter.setBrush(self._up_brush if up else self._down_brush)
-            painter.drawLine(QPointF(c.t, c.low), QPointF(c.t, c.high))
-            painter.drawRect(QRectF(c.t - half, c.open, self._width, c.close - c.open))
-        painter.end()
-        self.update()
-
-    def candle_count(self) -> int:
-        return len(self._candles)
-
-    def paint(self, painter, *args) -> None:
-        painter.drawPicture(0, 0, self._picture)
-
-    def boundingRect(self) -> QRectF:
-        # Computed from the data: QPicture.boundingRect() is an integer QRect, which would clip
-        # a candle whose whole range lies between two whole dollars.
-        if not self._candles:
-            return QRectF()
-        half = self._width / 2
-        left = self._candles[0].t - half
-        right = self._candles[-1].t + half
-        low = min(c.low for c in self._candles)
-        high = max(c.high for c in self._candles)
-        return QRectF(left, low, right - left, high - low)
-
-    def dataBounds(self, axis, frac=1.0, orthoRange=None):
-        if not self._candles:
-            return None
-        half = self._width / 2
-        if axis == 0:
-            left, right = self._candles[0].t - half, self._candles[-1].t + half
-            margin = max((right - left) * self._right_margin, 2 * half) if self._right_margin else 0
-            return (left, right + margin)
-        shown = self._candles
-        if orthoRange is not None:
-            lo, hi = orthoRange
-            shown = [c for c in self._candles if lo - half <= c.t <= hi + half]
-        if not shown:
-            return None
-        return (min(c.low for c in shown), max(c.high for c in shown))
-
-
 class ChartWidget(QWidget):
     """Candlestick chart of one symbol with last-price, entry, stop, activation and trail lines.
 
-    Feed it with ``set_symbol``, ``add_bar`` (completed bars), ``on_quote`` (live ticks) and
-    ``set_levels``; bars and quotes for any other symbol are ignored, so callers can forward a
-    shared feed without filtering it first.
+    Feed it with ``set_symbol``, ``add_bar`` (completed bars), ``on_quote`` (live ticks),
+    ``set_levels`` and ``set_fills``; bars and quotes for any other symbol are ignored, so
+    callers can forward a shared feed without filtering it first. Until a bar or a last
+    price arrives the chart says "no data for SYM" instead of showing an empty 0-1 axis.
     """
 
     def __init__(self, parent: QWidget | None = None, max_bars: int = 500) -> None:
@@ -168,14 +79,18 @@ class ChartWidget(QWidget):
             raise ValueError(f"max_bars must be at least 1, got {max_bars}")
         self._max_bars = max_bars
         self._symbol = ""
-        self._candles: list[_Candle] = []
+        self._candles: list[Candle] = []
         self._last: float | None = None
         self._last_text = ""
-        self._forming: _Candle | None = None
+        self._forming: Candle | None = None
         self._levels: dict[str, float | None] = dict.fromkeys(LEVEL_NAMES)
+        self._no_data_reason = ""
+        look = theme.current()
 
         self._plot = pg.PlotWidget(
-            background=BACKGROUND, axisItems={"bottom": pg.DateAxisItem(orientation="bottom")}
+            background=look.chart_background,
+            axisItems={"bottom": pg.DateAxisItem(orientation="bottom"),
+                       "right": PriceAxis(orientation="right")},
         )
         # Antialiasing on this view only: pg.setConfigOptions would change every plot in the
         # process, including ones other widgets own.
@@ -185,9 +100,9 @@ class ChartWidget(QWidget):
         item.showAxis("right")  # prices on the right, as on every trading terminal
         for name in ("right", "bottom"):
             axis = item.getAxis(name)
-            axis.setPen(pg.mkPen(FOREGROUND))
-            axis.setTextPen(pg.mkPen(FOREGROUND))
-        item.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+            axis.setPen(pg.mkPen(look.chart_foreground))
+            axis.setTextPen(pg.mkPen(look.chart_foreground))
+        item.showGrid(x=True, y=True, alpha=look.grid_alpha)
         item.setMenuEnabled(False)
         item.hideButtons()
         view = item.getViewBox()
@@ -196,40 +111,50 @@ class ChartWidget(QWidget):
         self._bars_item = CandlestickItem(right_margin=RIGHT_MARGIN)
         self._forming_item = CandlestickItem()
         self._forming_item.setOpacity(0.6)  # still moving: visibly provisional
+        self._fills_item = FillMarkers()
         item.addItem(self._bars_item)
         item.addItem(self._forming_item)
+        item.addItem(self._fills_item)
 
-        # Level labels sit above their lines and the "last" tag below its own, so a stop hugging
-        # the market stays readable.
-        self._last_line = self._make_line("last", LAST_COLOUR, Qt.PenStyle.DotLine, below=True)
-        self._level_lines = {
-            name: self._make_line(name, colour, Qt.PenStyle.DashLine, below=False)
-            for name, colour in LEVEL_COLOURS.items()
-        }
-        for line in (self._last_line, *self._level_lines.values()):
+        self._colours = {"last": look.last, **LEVEL_COLOURS}
+        self._last_line = self._make_line(look.last, Qt.PenStyle.DotLine)
+        self._level_lines = {name: self._make_line(colour, Qt.PenStyle.DashLine)
+                             for name, colour in LEVEL_COLOURS.items()}
+        self._lines = {"last": self._last_line, **self._level_lines}
+        for line in self._lines.values():
             item.addItem(line)
+        # Tags at the right edge, placed by spread_labels so that none covers another.
+        self._tags = {name: pg.TextItem("", color=look.chart_background,
+                                        fill=pg.mkBrush(self._colours[name]), anchor=(1, 0.5))
+                      for name in self._lines}
+        for tag in self._tags.values():
+            tag.setVisible(False)
+            tag.setZValue(10)
+            item.addItem(tag, ignoreBounds=True)
+        view.sigRangeChanged.connect(lambda *_args: self._place_tags())
 
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(REDRAW_MS)
         self._redraw_timer.timeout.connect(self._redraw_live)
 
+        self._empty = QLabel(self._plot)
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._empty.setStyleSheet(f"color: {look.chart_foreground}; font-size: 15px;"
+                                  " background: transparent;")
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._plot)
         self._update_title()
+        self._show_state()
 
     @staticmethod
-    def _make_line(name: str, colour: str, style: Qt.PenStyle, below: bool) -> pg.InfiniteLine:
+    def _make_line(colour: str, style: Qt.PenStyle) -> pg.InfiniteLine:
         # Hidden until it has a value; a hidden line is also left out of the auto-range.
-        anchor = (1, 0) if below else (1, 1)  # text's top-right or bottom-right on the line
-        line = pg.InfiniteLine(
-            angle=0,
-            movable=False,
-            pen=pg.mkPen(colour, width=1, style=style),
-            label=name,
-            labelOpts={"position": 0.98, "color": colour, "anchors": [anchor, anchor]},
-        )
+        line = pg.InfiniteLine(angle=0, movable=False,
+                               pen=pg.mkPen(colour, width=1, style=style))
         line.setVisible(False)
         return line
 
@@ -243,7 +168,13 @@ class ChartWidget(QWidget):
     def set_symbol(self, symbol: str) -> None:
         """Show ``symbol``: always starts from an empty chart (bars, quote and levels cleared)."""
         self._symbol = _symbol_key(symbol)
+        self._no_data_reason = ""
         self.clear()
+
+    def set_no_data(self, reason: str) -> None:
+        """The broker has nothing for this symbol (unknown, no permission): say so and why."""
+        self._no_data_reason = " ".join(reason.split())
+        self._show_state()
 
     def add_bar(self, bar: Bar) -> None:
         """Add a completed bar; one with the time of a bar already shown replaces it (a revision).
@@ -253,7 +184,7 @@ class ChartWidget(QWidget):
         """
         if not self._symbol or _symbol_key(bar.symbol) != self._symbol:
             return
-        candle = _Candle(
+        candle = Candle(
             bar.time.timestamp(), float(bar.open), float(bar.high), float(bar.low), float(bar.close)
         )
         times = [c.t for c in self._candles]
@@ -267,6 +198,8 @@ class ChartWidget(QWidget):
         if self._candles[-1] is candle:
             self._forming = None
             self._forming_item.set_candles([], self._bar_seconds())
+        if len(self._candles) == 1:
+            self._show_state()
 
     def on_quote(self, quote: Quote) -> None:
         """Record a tick's last price; the drawing happens on the coalescing timer.
@@ -280,9 +213,9 @@ class ChartWidget(QWidget):
         if not math.isfinite(price):
             return
         self._last = price
-        self._last_text = str(quote.last)
+        self._last_text = formatting.price(quote.last)
         if self._forming is None:
-            self._forming = _Candle(self._forming_time(quote), price, price, price, price)
+            self._forming = Candle(self._forming_time(quote), price, price, price, price)
         else:
             self._forming.high = max(self._forming.high, price)
             self._forming.low = min(self._forming.low, price)
@@ -302,25 +235,35 @@ class ChartWidget(QWidget):
             line = self._level_lines[name]
             price = _to_float(value)
             self._levels[name] = price
+            tag = self._tags[name]
             if price is None:
                 line.setVisible(False)
+                tag.setVisible(False)
                 continue
-            # Shown first: a hidden label ignores text and value changes and would show stale text.
             line.setVisible(True)
             line.setValue(price)
-            line.label.setFormat(f"{name} {value}")
+            tag.setText(f"{name} {formatting.price(value)}")
+            tag.setVisible(True)
+        self._place_tags()
+
+    def set_fills(self, marks: list[FillMark]) -> None:
+        """Mark these executions (already this symbol's): a triangle at each fill's price."""
+        self._fills_item.set_marks(marks)
 
     def clear(self) -> None:
-        """Drop bars, the forming candle, the last price and the levels; keep the symbol."""
+        """Drop bars, the forming candle, the last price, levels and fills; keep the symbol."""
         self._redraw_timer.stop()
         self._candles.clear()
         self._forming = None
         self._last = None
         self._bars_item.set_candles([], DEFAULT_BAR_SECONDS)
         self._forming_item.set_candles([], DEFAULT_BAR_SECONDS)
+        self._fills_item.set_marks([])
         self._last_line.setVisible(False)
+        self._tags["last"].setVisible(False)
         self.set_levels()
         self._update_title()
+        self._show_state()
         self._plot.getPlotItem().enableAutoRange()
 
     # --- for tests and the rest of the UI ---------------------------------------------------
@@ -328,6 +271,23 @@ class ChartWidget(QWidget):
     def level_value(self, name: str) -> float | None:
         """The price a level line shows, or None when it is hidden; unknown names raise KeyError."""
         return self._levels[name]
+
+    def label_text(self, name: str) -> str:
+        """The tag of line ``name`` ("last" or a level), "" while it is hidden."""
+        tag = self._tags[name]
+        return tag.textItem.toPlainText() if tag.isVisible() else ""
+
+    def label_rects(self) -> dict[str, QRectF]:
+        """Scene rectangles of the visible tags (to check that none overlaps another)."""
+        return {name: tag.sceneBoundingRect() for name, tag in self._tags.items()
+                if tag.isVisible()}
+
+    def fill_marks(self) -> list[FillMark]:
+        return list(self._fills_item.marks)
+
+    def empty_text(self) -> str:
+        """What the chart says instead of a plot ("" when it shows data)."""
+        return self._empty.text()
 
     def bar_count(self) -> int:
         return len(self._candles)
@@ -362,9 +322,64 @@ class ChartWidget(QWidget):
             return
         self._last_line.setVisible(True)
         self._last_line.setValue(self._last)
-        self._last_line.label.setFormat(f"last {self._last_text}")
+        tag = self._tags["last"]
+        tag.setText(f"last {self._last_text}")
+        tag.setVisible(True)
         forming = [self._forming] if self._forming is not None else []
         self._forming_item.set_candles(forming, self._bar_seconds())
+        self._show_state()
+        self._place_tags()
+
+    def _has_data(self) -> bool:
+        return bool(self._candles) or self._last is not None
+
+    def _show_state(self) -> None:
+        """Axes with data; otherwise a sentence instead of a meaningless 0-1 axis."""
+        item = self._plot.getPlotItem()
+        has_data = self._has_data()
+        for name in ("right", "bottom"):
+            axis = item.getAxis(name)
+            axis.setStyle(showValues=has_data)
+            axis.setTicks(None if has_data else [[], []])  # no tick marks on an empty view
+        item.showGrid(x=has_data, y=has_data, alpha=theme.current().grid_alpha)
+        if has_data:
+            self._empty.setText("")
+            self._empty.hide()
+            return
+        if not self._symbol:
+            text = "no symbol: pick one in the watchlist"
+        else:
+            why = f": {self._no_data_reason}" if self._no_data_reason else ""
+            text = f"no data for {self._symbol}{why}"
+        self._empty.setText(text)
+        self._empty.setWordWrap(True)
+        self._empty.show()
+        self._empty.raise_()
+        self._fit_empty()
+
+    def _fit_empty(self) -> None:
+        self._empty.setGeometry(0, 0, self._plot.width(), self._plot.height())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_empty()
+        self._place_tags()
+
+    def _place_tags(self) -> None:
+        """Tags at the right edge at their prices, pushed apart where they would overlap."""
+        shown = [name for name, tag in self._tags.items() if tag.isVisible()]
+        if not shown:
+            return
+        view = self._plot.getPlotItem().getViewBox()
+        (x_low, x_high), (y_low, y_high) = view.viewRange()
+        pixel = view.viewPixelSize()[1] or 0.0
+        height = max(self._tags[n].boundingRect().height() for n in shown)
+        values = [self._lines[n].value() for n in shown]
+        gap = (height + 2) * pixel if pixel > 0 else 0.0
+        placed = spread_labels(values, gap, y_low + gap / 2, y_high - gap / 2)
+        for name, y in zip(shown, placed, strict=True):
+            self._tags[name].setPos(x_high, y)
 
     def _update_title(self) -> None:
-        self._plot.getPlotItem().setTitle(self._symbol or "no symbol", color=FOREGROUND)
+        self._plot.getPlotItem().setTitle(self._symbol or "", color=theme.current()
+                                          .chart_foreground)

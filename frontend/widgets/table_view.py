@@ -3,6 +3,13 @@
 One widget for the orders, positions, executions and log tables, so they all sort by
 clicking a header, filter by typing, and report selections by row *key* (order id, symbol),
 which stays valid while rows move under sorting and updates.
+
+Column widths are computed once from each column's declared width in characters
+(``Column.width``), not by ``ResizeToContents``: that mode measures every row again on
+every change, which costs the most exactly when the market is busiest, and it let a raw
+average cost push the protection column off screen. The sentence column (``stretch``) takes
+the room left, and the trader can still drag any border. A model with ``totals()`` gets a
+totals line under the table (the positions' day P&L), refreshed with the model's repaints.
 """
 
 from __future__ import annotations
@@ -10,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QTableView,
     QVBoxLayout,
@@ -24,6 +32,9 @@ from PyQt6.QtWidgets import (
 
 from frontend.models.proxy import TableProxy
 from frontend.models.table import ROW_ROLE
+
+CELL_PADDING_PX = 14
+"""Room for the cell margins and the sort arrow around the text."""
 
 
 class FilteredTable(QWidget):
@@ -44,9 +55,7 @@ class FilteredTable(QWidget):
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(22)
-        self.view.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents)
-        self.view.horizontalHeader().setStretchLastSection(True)
+        self.size_columns()
         self.view.setAlternatingRowColors(True)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
         self.filter_edit = QLineEdit()
@@ -67,6 +76,40 @@ class FilteredTable(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
         layout.addWidget(self.view)
+        self.totals_label: QLabel | None = None
+        if callable(getattr(model, "totals", None)):
+            self._add_totals(layout)
+
+    def size_columns(self) -> None:
+        """Each column at its declared width (characters of digits) or its title's."""
+        header = self.view.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        metrics = self.view.fontMetrics()
+        digit = metrics.horizontalAdvance("0")
+        title_metrics = header.fontMetrics()
+        for index, column in enumerate(getattr(self.model, "columns", ())):
+            width = max(title_metrics.horizontalAdvance(column.title), column.width * digit)
+            header.resizeSection(index, width + CELL_PADDING_PX)
+            if column.stretch:
+                header.setSectionResizeMode(index, QHeaderView.ResizeMode.Stretch)
+
+    def _add_totals(self, layout: QVBoxLayout) -> None:
+        self.totals_label = QLabel()
+        self.totals_label.setObjectName("totals")
+        layout.addWidget(self.totals_label)
+        self._totals_timer = QTimer(self)
+        self._totals_timer.setSingleShot(True)
+        self._totals_timer.setInterval(0)
+        self._totals_timer.timeout.connect(self.refresh_totals)
+        for signal in (self.model.dataChanged, self.model.rowsInserted,
+                       self.model.rowsRemoved, self.model.modelReset):
+            signal.connect(lambda *_args: self._totals_timer.start())
+        self.refresh_totals()
+
+    def refresh_totals(self) -> None:
+        if self.totals_label is not None:
+            self.totals_label.setText(self.model.totals().text())
 
     def add_widget(self, widget: QWidget) -> None:
         """Put ``widget`` (e.g. an action button) next to the filter box."""

@@ -18,6 +18,7 @@ import pytest  # noqa: E402
 
 from backend.core.models import Bar, Quote  # noqa: E402
 from frontend.widgets import chart as chart_module  # noqa: E402
+from frontend.widgets import chart_parts  # noqa: E402
 from frontend.widgets.chart import LEVEL_COLOURS, ChartWidget  # noqa: E402
 
 T0 = datetime(2026, 1, 5, 14, 30, tzinfo=timezone.utc)
@@ -158,7 +159,7 @@ def test_quote_redraws_are_coalesced(chart, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: chart._last_line.isVisible(), timeout=2000)
     assert len(redraws) == 1
     assert chart._last_line.value() == 100.99
-    assert chart._last_line.label.toPlainText() == "last 100.99"
+    assert chart.label_text("last") == "last 100.99"
 
 
 def test_quotes_build_a_forming_candle_after_the_newest_bar(chart, qtbot):
@@ -189,12 +190,12 @@ def test_levels_are_shown_with_their_values_and_labels(chart):
         line = chart._level_lines[name]
         assert chart.level_value(name) == value
         assert line.isVisible() and line.value() == value
-        assert line.label.toPlainText().split()[0] == name
+        assert chart.label_text(name).split()[0] == name
 
 
 def test_level_labels_show_the_exact_decimal(chart):
     chart.set_levels(stop=Decimal("98.50"))
-    assert chart._level_lines["stop"].label.toPlainText() == "stop 98.50"
+    assert chart.label_text("stop") == "stop 98.50"
 
 
 def test_none_hides_a_level(chart):
@@ -254,3 +255,73 @@ def test_chart_never_imports_ib_insync():
     imported |= {node.module for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert not {name for name in imported if name.split(".")[0] == "ib_insync"}
+
+
+# --- labels, axes, fills and the empty state ------------------------------------------------
+
+
+@pytest.mark.parametrize(("values", "gap", "expected"), [
+    ([100.0, 90.0], 1.0, [100.0, 90.0]),            # room to spare: exactly at the prices
+    ([100.0, 99.9], 1.0, [100.0, 99.0]),            # the lower one moves down one gap
+    ([99.9, 100.0, 99.95], 1.0, [98.0, 100.0, 99.0]),  # input order kept, price order kept
+    ([], 1.0, []),
+])
+def test_spread_labels(values, gap, expected):
+    assert chart_parts.spread_labels(values, gap) == pytest.approx(expected)
+
+
+def test_spread_labels_lifts_the_stack_off_the_bottom():
+    assert chart_parts.spread_labels([1.0, 1.0], 1.0, low=0.5, high=10) == pytest.approx(
+        [1.5, 0.5])
+
+
+@pytest.mark.parametrize(("spacing", "places"), [(1.0, 2), (0.25, 2), (0.01, 2), (0.001, 3),
+                                                 (0.0001, 4), (0, 2)])
+def test_price_axis_decimals(spacing, places):
+    assert chart_parts.price_decimals(spacing) == places
+
+
+def test_price_axis_writes_prices(qtbot):
+    axis = chart_parts.PriceAxis(orientation="right")
+    assert axis.tickStrings([100.0, 100.25], 1.0, 0.25) == ["100.00", "100.25"]
+
+
+def test_tags_never_overlap(chart, qtbot):
+    """Trail just under the last, entry on the last: each tag stays readable."""
+    for i in range(5):
+        chart.add_bar(bar(i))
+    chart.resize(640, 400)
+    chart.show()
+    qtbot.waitExposed(chart)
+    chart.set_levels(entry=Decimal("100.30"), stop=Decimal("99.80"), trail=Decimal("100.28"))
+    chart.on_quote(quote("100.30", seconds=300))
+    qtbot.waitUntil(lambda: chart.label_text("last") == "last 100.30", timeout=2000)
+    rects = chart.label_rects()
+    assert set(rects) == {"last", "entry", "stop", "trail"}
+    names = list(rects)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not rects[a].intersects(rects[b]), (a, b, rects[a], rects[b])
+
+
+def test_fill_markers_mark_buys_and_sells(chart):
+    marks = [chart_parts.FillMark(T0.timestamp(), Decimal("100.01"), True),
+             chart_parts.FillMark((T0 + MINUTE).timestamp(), Decimal("101.50"), False)]
+    chart.set_fills(marks)
+    assert chart.fill_marks() == marks
+    symbols = [spot.symbol() for spot in chart._fills_item.points()]
+    assert symbols == ["t1", "t"]  # up for the buy, down for the sell
+    chart.set_symbol("MSFT")
+    assert chart.fill_marks() == []
+
+
+def test_no_data_state_instead_of_an_empty_axis(chart, qtbot):
+    axis = chart._plot.getPlotItem().getAxis("right")
+    assert chart.empty_text() == "no data for AAPL"
+    assert not axis.style["showValues"]
+    chart.set_no_data("IB 200: No security definition has been found")
+    assert chart.empty_text() == "no data for AAPL: IB 200: No security definition has been found"
+    chart.add_bar(bar(0))
+    assert chart.empty_text() == "" and axis.style["showValues"]
+    chart.set_symbol("ZZZQX")  # the previous symbol's axis does not stay behind
+    assert chart.empty_text() == "no data for ZZZQX" and not axis.style["showValues"]

@@ -114,7 +114,7 @@ def test_exit_legs_sort_under_their_entry_with_a_child_marker(qapp):
     assert keys == ["5", "10", "11", "12", "13", "20", "21", "22", "23"]
     assert text(model, "10", "order_id") == "10"
     assert text(model, "11", "order_id") == f"{CHILD_MARKER}11"
-    assert [text(model, k, "role") for k in keys[1:5]] == ["entry", "stop", "time", "trail"]
+    assert [text(model, k, "role") for k in keys[1:5]] == ["entry", "stop", "time stop", "trail"]
     assert model.legs_of("10") == ["11", "12", "13"]
 
 
@@ -188,7 +188,7 @@ def test_positions_show_which_legs_protect_them(qapp):
             LegRole.TIME_STOP, LegRole.SAFETY_STOP, LegRole.PROFIT_HARVESTER)),
         Position("MSFT", 10, Decimal("400")),
         Position("TSLA", 0, Decimal(0), Decimal("31.40"))])
-    assert text(model, "AAPL", "protection") == "stop · time · trail"
+    assert text(model, "AAPL", "protection") == "stop · time stop · trail"
     assert text(model, "MSFT", "protection") == "UNPROTECTED"
     assert text(model, "TSLA", "protection") == "closed"
     column = model.column_index("protection")
