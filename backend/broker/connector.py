@@ -14,6 +14,11 @@ reflected in the connection state; 1101 also resubscribes market data.
 Every other IB code is decided by the table in ``ib_codes`` (docs/ib-codes.md): only a
 rejection ends an order; a warning leaves it working; an unknown code, or a refused cancel,
 makes the connector re-read the order from the broker before anything is decided.
+
+What comes in is handled by ``inbound`` (guarded: an absurd report is refused and dropped,
+never allowed to take the process down). What goes out passes ``errors.check_may_send``
+first: no order of any kind reaches an account that is not a paper one unless
+``broker.live_trading_enabled`` says so.
 """
 
 from __future__ import annotations
@@ -29,16 +34,20 @@ from decimal import Decimal
 from ib_insync import IB, Contract, Stock, Trade
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from backend.broker import ib_codes, mapping
+from backend.broker import mapping
+from backend.broker.bounds import AbsurdValue
 from backend.broker.errors import (
     BrokerError,
     ConnectFailed,
     NotConnected,
     UnknownSymbol,
+    check_may_send,
     explain_connect_failure,
 )
+from backend.broker.inbound import Inbound
 from backend.broker.market_data import MarketDataFeed
 from backend.broker.order_codes import OrderCodes
+from backend.broker.trail_stops import follow_trail_stops
 from backend.core.exit_plan import ExitParams, build_exit_group, parse_order_ref
 from backend.core.models import (
     ConnectionState,
@@ -74,10 +83,12 @@ class IBKRConnector(QObject):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 4002, client_id: int = 1,
                  account: str = "", timeout: float = 4.0, reconnect_initial_delay: float = 1.0,
-                 reconnect_max_delay: float = 30.0, ib: IB | None = None) -> None:
+                 reconnect_max_delay: float = 30.0, ib: IB | None = None,
+                 live_trading_enabled: bool = False) -> None:
         super().__init__()
         self.host, self.port, self.client_id = host, port, client_id
         self.requested_account = account
+        self.live_trading_enabled = live_trading_enabled
         self.timeout = timeout
         self.reconnect_delays = (reconnect_initial_delay, reconnect_max_delay)
         self.ib = ib or IB()
@@ -91,19 +102,19 @@ class IBKRConnector(QObject):
         self._tasks: set[asyncio.Task] = set()
         self.market = MarketDataFeed(self)
         self.codes = OrderCodes(self)
-        ib = self.ib
-        ib.orderStatusEvent += self._on_order_status
-        ib.commissionReportEvent += self._on_commission
-        ib.positionEvent += self._on_position
-        ib.errorEvent += self._on_error
-        ib.disconnectedEvent += self._on_disconnected
-        ib.pendingTickersEvent += self.market.on_pending_tickers
+        self.inbound = Inbound(self)
+        self.inbound.attach()
+        self._on_error = self.inbound.on_error  # the tests speak IB codes to it directly
+        self.ib.disconnectedEvent += self._on_disconnected
+        self.ib.pendingTickersEvent += self.market.on_pending_tickers
+        follow_trail_stops(ib, self._on_order_status)  # the live trail stop (ib_async #102)
 
     @classmethod
     def from_settings(cls, broker) -> IBKRConnector:
         return cls(broker.host, broker.port, broker.client_id, broker.account,
                    broker.connect_timeout_s, broker.reconnect_initial_delay_s,
-                   broker.reconnect_max_delay_s)
+                   broker.reconnect_max_delay_s,
+                   live_trading_enabled=broker.live_trading_enabled)
 
     # -- connection ------------------------------------------------------------
     def is_connected(self) -> bool:
@@ -160,7 +171,7 @@ class IBKRConnector(QObject):
         self._set_state(ConnectionState.CONNECTED,
                         f"connected to {self.host}:{self.port} as client {self.client_id}, "
                         f"account {self.account}")
-        self._emit_positions()
+        self.inbound.emit_positions()
 
     async def disconnect(self) -> None:
         self._want_connected = False
@@ -239,6 +250,7 @@ class IBKRConnector(QObject):
         symbol = intents[0].symbol
         if any(i.symbol != symbol for i in intents):
             raise BrokerError("one chain must trade one symbol")
+        check_may_send(self.account, self.live_trading_enabled, symbol)
         contract, info = await self._qualify(symbol)
         ids = [self.ib.client.getReqId() for _ in intents]
         orders = mapping.chain_orders(parent, list(children), ids, self.account, info.con_id)
@@ -337,11 +349,17 @@ class IBKRConnector(QObject):
         return when, time.monotonic() - started
 
     def get_executions(self) -> list[FillRecord]:
-        return [mapping.fill_to_record(f) for f in self.ib.fills()]
+        return self._sane(mapping.fill_to_record, self.ib.fills(), "an execution")
 
     async def reread_order(self, order_id: str) -> OrderRecord | None:
         """The broker's own word on one order, on ``order_status`` (``OrderCodes.reread``)."""
         return await self.codes.reread(order_id)
+
+    async def refresh_open_orders(self) -> None:
+        """Re-read the open orders: each answer carries a trail's current stop (trail_stops)."""
+        self._require_connection()
+        async with self.codes.open_orders_lock:
+            await self.ib.reqOpenOrdersAsync()
 
     async def refresh(self) -> None:
         """Re-read open orders and executions from the broker (after a reconnect)."""
@@ -356,9 +374,12 @@ class IBKRConnector(QObject):
 
     # -- ib_insync events -> Qt signals --------------------------------------------
     def _trade(self, order_id: str) -> Trade | None:
+        """The trade Sigma9 keys ``order_id``: by order id, or ``perm-<permId>``."""
+        order_id = str(order_id)
         for trade in self.ib.trades():
-            if str(trade.order.orderId) == str(order_id) and (
-                    trade.order.clientId in (0, self.client_id)):
+            order = trade.order
+            if mapping.order_key(order.orderId, order.permId) == order_id and (
+                    order.clientId in (0, self.client_id) or not order.orderId):
                 return trade
         return None
 
@@ -366,41 +387,6 @@ class IBKRConnector(QObject):
     def _record(trade: Trade) -> OrderRecord:
         signal_id, role = parse_order_ref(trade.order.orderRef)
         return mapping.trade_to_record(trade, role, signal_id)
-
-    def _on_order_status(self, trade: Trade) -> None:
-        if self.codes.undo_local_cancel(trade):
-            return
-        record = self._record(trade)
-        self.order_status.emit(record)
-        if trade.orderStatus.status in ("Cancelled", "ApiCancelled"):
-            self.order_cancelled.emit(record)
-
-    def _on_commission(self, trade: Trade, fill, report) -> None:
-        self.order_filled.emit(mapping.fill_to_record(fill))
-
-    def _on_position(self, position) -> None:
-        self._emit_positions()
-
-    def _emit_positions(self) -> None:
-        self.positions_update.emit(self.get_positions())
-
-    def _on_error(self, req_id: int, code: int, text: str, contract) -> None:
-        if code == 326:
-            self._saw_326 = True
-            if self._refused is not None and not self._refused.done():
-                self._refused.set_result(True)
-        rule = ib_codes.rule(code)
-        if rule.connection_state is not None:
-            self._set_state(rule.connection_state, f"TWS: {text}")
-            if code == 1101:
-                self._spawn(self.market.resubscribe())
-        trade = self._trade(str(req_id)) if req_id > 0 else None
-        if trade is not None:
-            self.codes.on_order_code(trade, rule, text)
-        elif req_id > 0 and self.market.owns_request(req_id):
-            self.market.on_error(req_id, code, text)
-        else:
-            self.broker_message.emit(code, text)
 
     def _spawn(self, coro) -> None:
         """Run ``coro`` on the loop, keep a reference, and log (never swallow) its failure."""
