@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import datetime, timezone
+from datetime import time as dt_time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,8 @@ class MarketDataFeed:
         symbol = symbol.strip().upper()
         self.symbols.discard(symbol)
         ticker = self.tickers.pop(symbol, None)
-        if ticker is not None and self.connector.ib.isConnected():
+        if ticker is not None and ticker.contract is not None \
+                and self.connector.ib.isConnected():
             self.connector.ib.cancelMktData(ticker.contract)
 
     def forget_tickers(self) -> None:
@@ -103,8 +105,10 @@ class MarketDataFeed:
             contract, "", duration, bar_size, "TRADES", False, 2), 30)
         out = []
         for b in bars:
-            when = b.date if isinstance(b.date, datetime) else util.parseIBDatetime(str(b.date))
-            if isinstance(when, datetime) and when.tzinfo is None:
+            when = util.parseIBDatetime(b.date) if isinstance(b.date, str) else b.date
+            if not isinstance(when, datetime):  # ib_insync dates a daily bar: its midnight
+                when = datetime.combine(when, dt_time.min)
+            if when.tzinfo is None:
                 when = when.replace(tzinfo=timezone.utc)
             out.append(Bar(symbol, when, Decimal(str(b.open)), Decimal(str(b.high)),
                            Decimal(str(b.low)), Decimal(str(b.close)), Decimal(str(b.volume))))

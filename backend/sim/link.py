@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -89,9 +90,8 @@ class Link:
             if deadline is None:
                 data = await self.reader.read(READ_CHUNK)
             else:
-                async with asyncio.timeout_at(deadline):
-                    data = await self.reader.read(READ_CHUNK)
-        except TimeoutError:
+                data = await self._read_by(deadline)
+        except asyncio.TimeoutError:  # the builtin TimeoutError only from 3.11 on
             self.abort(kind, reason)
             return None
         if not data:
@@ -102,6 +102,14 @@ class Link:
         elif batch or self._message_started is None:
             self._message_started = self._loop.time()
         return batch
+
+    async def _read_by(self, deadline: float) -> bytes:
+        if sys.version_info >= (3, 11):  # bytes already buffered are read even past it
+            async with asyncio.timeout_at(deadline):
+                return await self.reader.read(READ_CHUNK)
+        # Python 3.10 has no asyncio.timeout_at
+        return await asyncio.wait_for(self.reader.read(READ_CHUNK),
+                                      max(deadline - self._loop.time(), 0.0))
 
     def _deadline(self, handshaken: bool) -> tuple[float | None, str, str]:
         limits = self.limits

@@ -170,8 +170,8 @@ class Market:
                         return None
                     return state.instrument
             return None
-        state = self.symbols.get(symbol.upper())
-        return state.instrument if state else None
+        found = self.symbols.get(symbol.upper())
+        return found.instrument if found else None
 
     def quote(self, symbol: str) -> Quote:
         return self.symbols[symbol].quote

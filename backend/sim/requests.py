@@ -9,6 +9,7 @@ message from ib_insync (0.9.86, v176), ib_async (v178) or the official
 
 from __future__ import annotations
 
+import builtins
 from decimal import Decimal
 
 from backend.sim.models import Condition, ContractRef, OrderSpec
@@ -62,7 +63,8 @@ class Cursor:
     def int(self, name: str, default: int | None = 0) -> int | None:
         return parse_int(self.next(name), default, name)
 
-    def count(self, name: str, limit: int = 1000) -> int:
+    # ``int`` and ``bool`` below name methods inside this class, hence ``builtins.``.
+    def count(self, name: str, limit: builtins.int = 1000) -> builtins.int:
         value = parse_int(self.next(name), 0, name) or 0
         if not 0 <= value <= limit:
             raise ProtocolError(f"{self.what}: {name} {value} out of range")

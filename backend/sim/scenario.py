@@ -19,12 +19,13 @@ Everything is checked before the server starts, and a problem is one line naming
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (see pyproject)
+else:  # Python 3.10: the same parser, from PyPI (see pyproject)
     import tomli as tomllib
 
 from backend.sim.config import SCENARIOS
@@ -70,8 +71,10 @@ def _check_script(number: int, item: object) -> dict:
 
 def _check_point(where: str, point: object) -> tuple:
     shape = f"{where}: point {point!r}"
+    if not isinstance(point, (list, tuple)):  # a TOML array; a string would unpack by char
+        raise ValueError(f"{shape} is not [seconds, price] or [seconds, price, size]")
     try:
-        seconds, price, *rest = point  # type: ignore[misc]
+        seconds, price, *rest = point
         parsed = (float(seconds), Decimal(str(price)))
     except (TypeError, ValueError, InvalidOperation):
         raise ValueError(f"{shape} is not [seconds, price] or [seconds, price, size]") from None

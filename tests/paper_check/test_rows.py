@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from ib_insync import Order, PriceCondition
+from ib_insync import Order, PriceCondition, TimeCondition
 
 from backend.broker.paper_check import rows
 from backend.broker.paper_check.observe import OrderSeen
@@ -140,6 +140,19 @@ def test_a_probe_without_evidence_is_cannot_check_and_missing_answers_fail():
         is Outcome.CANNOT
     broken = judge(row, Evidence())  # no facts at all: IB never answered what it reads
     assert broken.outcome is Outcome.FAIL and "lacked" in broken.detail
+
+
+def test_a_row_no_run_can_confirm_is_cannot_check_even_if_judged():
+    row = next(r for r in ROWS if r.never)
+    result = judge(row, Evidence())
+    assert (result.outcome, result.detail) == (Outcome.CANNOT, row.never)
+
+
+def test_an_echoed_condition_of_another_kind_fails_the_conditions_row():
+    row = next(r for r in ROWS if r.check is rows.conditions_echoed)
+    ev = conditions_case([TimeCondition(isMore=True, time="20261202 15:03:00 UTC")])
+    result = judge(row, ev)
+    assert result.outcome is Outcome.FAIL and "TimeCondition" in result.detail
 
 
 def test_every_row_reads_a_known_probe_or_says_why_none_can_and_keys_are_unique():

@@ -312,6 +312,9 @@ def test_scenario_files_take_sizes_and_names_select_built_ins(tmp_path):
     path.write_text("[[script]]\nsymbol = 'AAPL'\npoints = [[0, 190, 2.5]]\n")
     with pytest.raises(ValueError, match="whole number of shares"):
         load_scenario(path)
+    path.write_text("[[script]]\nsymbol = 'AAPL'\npoints = ['19']\n")  # not 1 s at $9
+    with pytest.raises(ValueError, match="is not \\[seconds, price\\]"):
+        load_scenario(path)
     with pytest.raises(ValueError, match="neither a built-in scenario"):
         resolve("ignitoin")
     with pytest.raises(ValueError, match="leaves no walk"):

@@ -90,7 +90,9 @@ class WireCapture:
             capture.on_sent(msg)
             send(msg)
 
-        conn.sendMsg = recorded_send
+        # ib_insync has no hook for what it sends: an instance attribute shadows the method
+        # on purpose, which mypy refuses for any method.
+        conn.sendMsg = recorded_send  # type: ignore[method-assign]
         conn.hasData += capture.on_received
         conn.disconnected += capture.on_disconnected
         return capture

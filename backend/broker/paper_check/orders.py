@@ -156,13 +156,14 @@ def flatten(p: Pricing, quantity: int, signal_id: str, regular_hours: bool = Tru
     cancels a limit about 3% through the market: api_order_type_matrix_aapl).
     """
     side = Side.SELL if quantity > 0 else Side.BUY
-    common = dict(role=LegRole.FLATTEN, symbol=p.symbol, side=side, quantity=abs(quantity),
-                  tif="DAY", order_ref=order_ref(signal_id, LegRole.FLATTEN))
+    market = OrderIntent(role=LegRole.FLATTEN, symbol=p.symbol, side=side,
+                         quantity=abs(quantity), order_type=OrderType.MARKET, tif="DAY",
+                         order_ref=order_ref(signal_id, LegRole.FLATTEN))
     if regular_hours:
-        return OrderIntent(order_type=OrderType.MARKET, **common)
+        return market
     through = Decimal("0.98") if side is Side.SELL else Decimal("1.02")
-    return OrderIntent(order_type=OrderType.LIMIT, outside_rth=True,
-                       limit_price=round_to_tick(p.reference * through, p.tick), **common)
+    return replace(market, order_type=OrderType.LIMIT, outside_rth=True,
+                   limit_price=round_to_tick(p.reference * through, p.tick))
 
 
 def oca_name(signal_id: str) -> str:

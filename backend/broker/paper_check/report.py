@@ -36,6 +36,8 @@ def judge(row: Row, evidence: Evidence) -> Result:
     """PASS or FAIL from the row's check; CANNOT-CHECK when the probe had no evidence."""
     if evidence.missing:
         return Result(row, Outcome.CANNOT, evidence.missing)
+    if row.check is None:  # a row no run can confirm; the runner reports those itself
+        return Result(row, Outcome.CANNOT, row.never)
     try:
         passed, detail = row.check(evidence)
     except (KeyError, AttributeError, TypeError) as exc:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ib_insync import OrderCondition, PriceCondition
+
 from backend.broker.paper_check import probes
 from backend.broker.paper_check.observe import WORKING_STATUSES
 from backend.broker.paper_check.probes import Evidence
@@ -119,6 +121,16 @@ def _condition_text(order) -> str:
     return f"[{conds}] cancelOrder={order.conditionsCancelOrder}"
 
 
+def _price_terms(conditions: list[OrderCondition]) -> list[tuple[int, bool, float]]:
+    """Sigma9 sends price conditions only: another kind in an echo fails the row (judge)."""
+    terms = []
+    for c in conditions:
+        if not isinstance(c, PriceCondition):
+            raise TypeError(f"{type(c).__name__} where a PriceCondition was sent")
+        terms.append((c.conId, c.isMore, round(c.price, 6)))
+    return terms
+
+
 def conditions_echoed(ev: Evidence) -> Verdict:
     details, ok = [], True
     for label in ("time_stop", "trail"):
@@ -127,8 +139,7 @@ def conditions_echoed(ev: Evidence) -> Verdict:
             ok = False
             details.append(f"{label}: no echo")
             continue
-        same = ([(c.conId, c.isMore, round(c.price, 6)) for c in sent.conditions]
-                == [(c.conId, c.isMore, round(c.price, 6)) for c in echo.conditions]
+        same = (_price_terms(sent.conditions) == _price_terms(echo.conditions)
                 and bool(sent.conditionsCancelOrder) == bool(echo.conditionsCancelOrder))
         ok = ok and same
         details.append(f"{label} {_condition_text(echo)}")
@@ -136,12 +147,13 @@ def conditions_echoed(ev: Evidence) -> Verdict:
 
 
 def legs_share_group(ev: Evidence) -> Verdict:
-    legs = [ev.orders[label] for label in ("stop", "time_stop", "trail")]
-    if any(s.echo is None for s in legs):
+    labels = ("stop", "time_stop", "trail")
+    echoes = [echo for label in labels if (echo := ev.orders[label].echo) is not None]
+    if len(echoes) != len(labels):
         return False, "a leg was never echoed"
-    groups = {s.echo.ocaGroup for s in legs}
-    refs = all(s.echo.orderRef == ev.sent[label].orderRef
-               for label, s in zip(("stop", "time_stop", "trail"), legs, strict=True))
+    groups = {echo.ocaGroup for echo in echoes}
+    refs = all(echo.orderRef == ev.sent[label].orderRef
+               for label, echo in zip(labels, echoes, strict=True))
     sent = ev.sent["stop"].ocaGroup
     name = next(iter(groups)) if len(groups) == 1 else sorted(groups)
     how = "kept" if name == sent else f"replaced while the parent is unfilled (sent {sent})"

@@ -144,10 +144,10 @@ async def _connect(ib: IB, options: Options) -> str:
 
 async def _qualify(ib: IB, symbol: str) -> tuple[Contract, Decimal]:
     details = await ib.reqContractDetailsAsync(Stock(symbol, "SMART", "USD"))
-    if len(details) != 1:
+    contract = details[0].contract if len(details) == 1 else None
+    if contract is None:
         raise PaperCheckError(f"IB has no single US stock {symbol!r} on SMART "
                               f"({len(details)} matches); choose another --symbol")
-    contract = details[0].contract
     contract.exchange = "SMART"
     return contract, Decimal(str(details[0].minTick or 0.01))
 
