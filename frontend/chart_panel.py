@@ -1,31 +1,50 @@
 """ChartPanel: keeps the ChartWidget on the selected symbol, its bars and its trade levels.
 
 On a new symbol it loads recent history (when connected) and subscribes to quotes, so the
-chart is live even for a symbol that is not armed. Levels (``levels.LevelTracker``) are
-recomputed on order changes and ticks, coalesced on a timer like the tables' tick repaints,
-and pushed to the chart only when they change.
+chart is live even for a symbol that is not armed; a symbol the broker has nothing for says
+so on the chart ("no data for SYM: why"). Levels (``levels.LevelTracker``) and the fill
+markers are recomputed on order changes and ticks, coalesced on a timer like the tables'
+tick repaints, and pushed to the chart only when they change.
+
+A new entry brings its symbol to the chart (``ui.chart_follows_entries``, on by default):
+the trade just opened is the one the trader must watch, wherever the chart was.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from PyQt6.QtCore import QObject, QTimer
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
-from backend.core.models import Quote
+from backend.core.models import LegRole, OrderRecord, Quote, Side
 from backend.strategies.bars import ib_bar_size
 from frontend.levels import ChartLevels, LevelTracker
 from frontend.widgets.chart import ChartWidget
+from frontend.widgets.chart_parts import FillMark
 
 log = logging.getLogger("sigma9.ui")
 HISTORY_BARS = 120
+MAX_FILL_MARKS = 200
+FILL_LOOKBACK_S = 24 * 3600
+"""Before any bar is shown, fills of the last day are marked (the journal keeps them all)."""
+
+
+def fill_marks(fills: Any, symbol: str, since: float | None = None) -> list[FillMark]:
+    """``symbol``'s executions as chart marks, oldest first, from ``since`` (epoch s) on."""
+    marks = [FillMark(f.time.timestamp(), f.price, f.side is Side.BUY) for f in fills
+             if f.symbol == symbol]
+    marks = sorted((m for m in marks if since is None or m.t >= since), key=lambda m: m.t)
+    return marks[-MAX_FILL_MARKS:]
 
 
 class ChartPanel(QObject):
+    symbol_changed = pyqtSignal(str)  # the chart moved to another symbol by itself
+
     def __init__(self, core: Any, chart: ChartWidget, repaint_ms: int = 150,
                  spawn: Callable[[Awaitable[Any]], asyncio.Task] = asyncio.ensure_future,
                  parent: QObject | None = None) -> None:
@@ -33,6 +52,12 @@ class ChartPanel(QObject):
         self.core = core
         self.spawn = spawn
         self.chart = chart
+        ui = getattr(getattr(core, "settings", None), "ui", None)
+        self.follows_entries = bool(getattr(ui, "chart_follows_entries", True))
+        # Entries already known when the window opens are not "new": no jump for them.
+        self._entries_seen = {r.order_id for r in core.manager.orders.values()
+                              if r.role is LegRole.ENTRY}
+        self._marks: list[FillMark] = []
         self.tracker = LevelTracker(lambda: core.manager.orders.values(), self.reference_of,
                                     core.manager.exit_params)
         self.shown = ChartLevels()
@@ -53,6 +78,7 @@ class ChartPanel(QObject):
         self.chart.set_symbol(symbol)
         self.tracker.set_symbol(symbol)
         self.shown = ChartLevels()
+        self._marks = []
         self.refresh_levels()
         self.load()
 
@@ -73,9 +99,16 @@ class ChartPanel(QObject):
                 symbol, f"{bar_size_s * HISTORY_BARS} S", ib_bar_size(bar_size_s))
         except Exception as exc:  # the chart is a view: a failure is logged, not fatal
             log.warning("chart %s: %s", symbol, exc)
+            if symbol == self.chart.symbol:
+                self.chart.set_no_data(str(exc) or type(exc).__name__)
             return
+        if symbol != self.chart.symbol:
+            return
+        if not bars:
+            self.chart.set_no_data("the broker sent no history")
         for bar in bars:
             self.chart.add_bar(bar)
+        self.refresh_levels()
 
     # -- feeds --------------------------------------------------------------------------------
     def on_bar(self, bar) -> None:
@@ -88,15 +121,33 @@ class ChartPanel(QObject):
         self.tracker.on_quote(quote)
         self.schedule()
 
-    def schedule(self, *_args: object) -> None:
+    def schedule(self, *args: object) -> None:
+        """A repaint soon; given an order (``CoreFeed.order_changed``), a new entry first
+        brings its symbol to the chart."""
+        if args and isinstance(args[0], OrderRecord):
+            self.on_order(args[0])
         if not self._timer.isActive():
             self._timer.start()
+
+    def on_order(self, record: OrderRecord) -> None:
+        if record.role is not LegRole.ENTRY or record.order_id in self._entries_seen:
+            return
+        self._entries_seen.add(record.order_id)
+        if self.follows_entries and record.symbol != self.chart.symbol:
+            self.set_symbol(record.symbol)
+            self.symbol_changed.emit(self.chart.symbol)
 
     def refresh_levels(self) -> None:
         levels = self.tracker.levels()
         if levels != self.shown:
             self.shown = levels
             self.chart.set_levels(**levels.as_kwargs())
+        first = self.chart.first_bar_time()  # older fills would stretch the time axis
+        since = first if first is not None else time.time() - FILL_LOOKBACK_S
+        marks = fill_marks(self.core.manager.fills.values(), self.chart.symbol, since)
+        if marks != self._marks:
+            self._marks = marks
+            self.chart.set_fills(marks)
 
     def reference_of(self, signal_id: str) -> Decimal | None:
         """The signal's reference price (the OrderManager also knows the journal's signals)."""

@@ -289,6 +289,10 @@ class ChartWidget(QWidget):
         """What the chart says instead of a plot ("" when it shows data)."""
         return self._empty.text()
 
+    def first_bar_time(self) -> float | None:
+        """Epoch seconds of the oldest bar shown (fills before it are off the chart)."""
+        return self._candles[0].t if self._candles else None
+
     def bar_count(self) -> int:
         return len(self._candles)
 
