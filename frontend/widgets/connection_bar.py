@@ -3,9 +3,12 @@
 Host, port and client id, one Connect/Disconnect button, a state light, the account code and
 a large badge: SIM (the built-in simulator), PAPER (an account code starting with ``DU``, the
 paper convention of docs/ib-orders.md P11) or LIVE (anything else). Before an account is
-known the badge guesses from the port (7497/4002 paper, 7496/4001 live) and says so with a
-question mark. The bar only emits requests; the window does the (async) connecting and
-reports the outcome back through ``set_state`` and ``set_account``.
+known the badge guesses from the port (7497/4002 paper, 7496/4001 live; "IB?" for another
+port) and says so with a question mark. The badge always shows a mode, also while
+disconnected: after a disconnect it keeps the last account's (dimmed, "not connected" in its
+tooltip) until the endpoint is changed, so a trader about to reconnect still sees LIVE.
+The bar only emits requests; the window does the (async) connecting and reports the
+outcome back through ``set_state`` and ``set_account``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,11 @@ STATE_WORDS: dict[ConnectionState, str] = {
     ConnectionState.RECONNECTING: "Reconnecting…",
     ConnectionState.BROKER_LOST: "TWS lost IB",
 }
-BADGE_COLOURS = {"SIM": "#1565c0", "PAPER": "#2e7d32", "LIVE": "#c62828", "?": "#616161"}
+BADGE_COLOURS = {"SIM": "#1565c0", "PAPER": "#2e7d32", "LIVE": "#c62828", "IB": "#616161",
+                 "?": "#616161"}
+DIMMED_BADGE_COLOURS = {"SIM": "#0d3c70", "PAPER": "#1a4a1d", "LIVE": "#6e1616", "IB": "#3d3d3d",
+                        "?": "#3d3d3d"}
+"""While not connected: the same hue, darker, so connected and not connected differ."""
 
 
 def is_sim(mode: str) -> bool:
@@ -53,7 +60,7 @@ def trading_mode(mode: str, account: str, port: int) -> str:
         return "PAPER?"
     if port in LIVE_PORTS:
         return "LIVE?"
-    return "?"
+    return "IB?"
 
 
 class ConnectionBar(QWidget):
@@ -64,6 +71,8 @@ class ConnectionBar(QWidget):
         super().__init__(parent)
         self.mode = mode
         self.account = ""
+        self.last_account = ""
+        """The account of the last connection, kept for the badge while disconnected."""
         self.state = ConnectionState.DISCONNECTED
         self.host_edit = QLineEdit("127.0.0.1")
         self.host_edit.setPlaceholderText("host")
@@ -98,7 +107,8 @@ class ConnectionBar(QWidget):
         layout.addWidget(self.account_label)
         layout.addStretch(1)
         layout.addWidget(self.badge)
-        self.port_spin.valueChanged.connect(lambda _v: self._show_badge())
+        self.port_spin.valueChanged.connect(self._on_endpoint_edited)
+        self.host_edit.textEdited.connect(self._on_endpoint_edited)
         self.set_state(ConnectionState.DISCONNECTED, "")
 
     # -- fields ------------------------------------------------------------------------------
@@ -126,21 +136,38 @@ class ConnectionBar(QWidget):
 
     def set_account(self, account: str) -> None:
         self.account = account
-        self.account_label.setText(f"account: {account or '—'}")
+        if account:
+            self.last_account = account
+        shown = account or (f"— (last {self.last_account})" if self.last_account else "—")
+        self.account_label.setText(f"account: {shown}")
         self._show_badge()
 
     def badge_text(self) -> str:
         return self.badge.text()
 
+    def _on_endpoint_edited(self, *_args: object) -> None:
+        """Another endpoint is another account: the last one no longer says anything."""
+        if self.state is ConnectionState.DISCONNECTED:
+            self.last_account = ""
+            self.account_label.setText("account: —")
+        self._show_badge()
+
     def _show_badge(self) -> None:
-        text = trading_mode(self.mode, self.account, self.port_spin.value())
-        colour = BADGE_COLOURS.get(text.rstrip("?"), BADGE_COLOURS["?"])
+        connected = self.state is not ConnectionState.DISCONNECTED
+        account = self.account or ("" if connected else self.last_account)
+        text = trading_mode(self.mode, account, self.port_spin.value())
+        key = text.rstrip("?") or "?"
+        colours = BADGE_COLOURS if connected or is_sim(self.mode) else DIMMED_BADGE_COLOURS
         self.badge.setText(text)
-        self.badge.setStyleSheet(f"background: {colour}; color: white; padding: 2px 14px;"
-                                 " border-radius: 4px;")
-        self.badge.setToolTip({"SIM": "the built-in simulator: no real money",
-                               "PAPER": "an IB paper account", "LIVE": "REAL MONEY"}.get(
-            text.rstrip("?"), "account not known yet"))
+        self.badge.setStyleSheet(f"background: {colours.get(key, colours['?'])}; color: white;"
+                                 " padding: 2px 14px; border-radius: 4px;")
+        tip = {"SIM": "the built-in simulator: no real money", "PAPER": "an IB paper account",
+               "LIVE": "REAL MONEY"}.get(key, "TWS or IB Gateway: account not known yet")
+        if text.endswith("?"):
+            tip += " (guessed from the port until the account is known)"
+        if not connected:
+            tip += " (not connected)"
+        self.badge.setToolTip(tip)
 
     def _on_button(self) -> None:
         if self.state is ConnectionState.DISCONNECTED:

@@ -33,7 +33,7 @@ from tests.helpers import eventually  # noqa: E402
     ("AUTO", "U7654321", 4002, "LIVE"),  # the account decides, not the port
     ("AUTO", "", 7497, "PAPER?"),
     ("AUTO", "", 7496, "LIVE?"),
-    ("AUTO", "", 5555, "?"),
+    ("AUTO", "", 5555, "IB?"),  # always a mode: TWS or Gateway, account unknown
 ])
 def test_badge(mode, account, port, badge):
     assert trading_mode(mode, account, port) == badge
@@ -181,3 +181,22 @@ def test_the_log_panel_follows_new_lines_only_while_at_the_bottom(qtbot):
         model.append(Level.INFO, "test", f"more {i}")
     qtbot.wait(50)
     assert bar.value() == 0 and not panel.following
+
+
+def test_badge_keeps_the_mode_while_disconnected(qtbot):
+    from backend.core.models import ConnectionState
+    from frontend.widgets.connection_bar import ConnectionBar
+
+    bar = ConnectionBar("auto")
+    qtbot.addWidget(bar)
+    bar.set_endpoint("127.0.0.1", 5555, 1)
+    assert bar.badge_text() == "IB?"  # never an empty or bare "?" badge
+    bar.set_state(ConnectionState.CONNECTED, "connected to 127.0.0.1:5555")
+    bar.set_account("U7654321")
+    assert bar.badge_text() == "LIVE"
+    bar.set_state(ConnectionState.DISCONNECTED, "")
+    assert bar.badge_text() == "LIVE", "a disconnect must not hide that this is real money"
+    assert "not connected" in bar.badge.toolTip()
+    assert bar.account_label.text() == "account: — (last U7654321)"
+    bar.port_spin.setValue(4002)  # another endpoint: the last account says nothing about it
+    assert bar.badge_text() == "PAPER?"
