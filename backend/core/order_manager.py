@@ -62,7 +62,7 @@ from backend.core.models import (
 from backend.core.ports import BrokerPort, accepted_signals, leg_plans
 from backend.core.protection import EXIT_ROLES, ProtectionMixin
 from backend.core.signal import MalformedSignal, Signal, SignalRefused, parse_signal
-from backend.core.state_machine import InvalidTransition, transition
+from backend.core.state_machine import TRANSITIONS, UpdateRefused, apply_update, surprise
 from backend.core.tasks import StateWaiter, TaskSupervisor
 from backend.core.trader_desk import TraderDesk
 
@@ -106,6 +106,8 @@ class OrderManager(ProtectionMixin):
         self.entry_timers: dict[str, asyncio.TimerHandle] = {}
         """Armed entry timeouts (one per entry, across reconnects)."""
         self.desk = TraderDesk(self)
+        self.refused_updates: set[tuple[str, str]] = set()
+        """(order id, edge) of updates the state machine refused: alerted and re-read once."""
         self.closed = False
 
     @property
@@ -317,7 +319,8 @@ class OrderManager(ProtectionMixin):
         known = self.orders.get(record.order_id)
         if known is not None and not record.signal_id:
             record = _merge_identity(record, known)
-        self._store(record, known)
+        if not self._store(record, known):
+            return
         if record.status is OrderStatus.INACTIVE and record.role is not LegRole.MANUAL:
             self._leg_failed(record, record.message or "order inactive at the broker")
         if record.role is LegRole.ENTRY and record.filled > 0:
@@ -329,13 +332,16 @@ class OrderManager(ProtectionMixin):
         if known is None:
             log.warning("error for unknown order %s: %s", order_id, message)
             return
-        if known.status is OrderStatus.FILLED:
-            log.warning("error for filled order %s ignored: %s", order_id, message)
+        if OrderStatus.ERROR not in TRANSITIONS[known.status]:
+            # Only FILLED: nothing un-fills it, and IB does report errors for done orders (a
+            # late cancel is answered with 10148); the table refuses the edge, quietly.
+            log.warning("error for %s order %s ignored: %s", known.status.value, order_id,
+                        message)
             return
         failed = dataclasses.replace(known, status=OrderStatus.ERROR, message=message,
                                      updated_at=self.now())
-        self._store(failed, known)
-        self._leg_failed(failed, message)
+        if self._store(failed, known):
+            self._leg_failed(failed, message)
 
     def on_order_warning(self, order_id: str, code: int, text: str) -> None:
         """IB spoke about a working order without ending it (docs/ib-codes.md): noted only.
@@ -391,16 +397,21 @@ class OrderManager(ProtectionMixin):
             self.marks[quote.symbol] = quote.last
             self.desk.note_activation(quote.symbol, quote.last)
 
-    def _store(self, record: OrderRecord, known: OrderRecord | None) -> None:
+    def _store(self, record: OrderRecord, known: OrderRecord | None) -> bool:
+        """The one path by which an order's record changes: checked by the state machine
+        (``apply_update``), then journalled and published. A refused update is not stored
+        (``_refuse_update``); returns whether ``record`` was stored."""
         if self.closed:
             log.debug("order %s after close: left to the next reconciliation",
                       record.order_id)
-            return
-        if known is not None and known.status is not record.status:
-            try:
-                transition(known.status, record.status)
-            except InvalidTransition as exc:
-                log.warning("order %s: %s; keeping the broker's word", record.order_id, exc)
+            return False
+        checked = apply_update(known, record)
+        if isinstance(checked, UpdateRefused):
+            self._refuse_update(checked)
+            return False
+        if known is not None and (why := surprise(known.status, record.status)):
+            log.info("order %s: %s -> %s: %s", record.order_id, known.status.value,
+                     record.status.value, why)
         self.orders[record.order_id] = record
         self.journal.upsert_order(record)
         if known is None or known.status is not record.status:
@@ -409,6 +420,23 @@ class OrderManager(ProtectionMixin):
                                               record.broker_status, record.message)
         self.publish(OrderUpdated(record))
         self.waiter.notify()
+        return True
+
+    def _refuse_update(self, refused: UpdateRefused) -> None:
+        """Log it; tell the trader once per order and edge (IB repeats statuses); ask the
+        broker for its word on the order once, if the port can re-read one."""
+        key = (refused.order_id, refused.edge)
+        first = key not in self.refused_updates
+        self.refused_updates.add(key)
+        reread = getattr(self.broker, "reread_order", None)
+        message = f"{refused.reason}; not stored" + (
+            ", re-reading the order from the broker" if first and reread else "")
+        log.warning(message)
+        if not first:
+            return
+        self.publish(Alert(message=message, symbol=refused.symbol, order_id=refused.order_id))
+        if reread is not None:
+            self.tasks.spawn(reread(refused.order_id), f"re-read of order {refused.order_id}")
 
 
 def _merge_identity(record: OrderRecord, known: OrderRecord) -> OrderRecord:

@@ -6,7 +6,8 @@ Why a table and not ``if`` chains: the edges *are* the specification. Reading on
 Why it is so permissive: the statuses come from Interactive Brokers through ib_insync, and both
 reorder, repeat and occasionally contradict themselves. An edge that happens in practice must be
 accepted (the OrderManager logs it using :data:`SURPRISING_EDGES` and carries on); only an edge
-that would mean our own bookkeeping is broken raises :class:`InvalidTransition`:
+that would mean our own bookkeeping is broken is refused (:func:`apply_update` returns an
+:class:`UpdateRefused`; :func:`transition` raises :class:`InvalidTransition`):
 
 - FILLED is terminal: every share is done; nothing IB can later say un-fills it
   (ib_insync ignores errors for done orders, and IB answers a late cancel with error 10148).
@@ -18,6 +19,12 @@ word beats our earlier guess.
 
 Same-state transitions are always allowed: IB repeats a status whenever ``filled``,
 ``avgFillPrice`` or ``whyHeld`` changes, and reconnect replays statuses already seen.
+
+Beside the status, the share count is checked (:func:`apply_update`): IB's ``filled`` is
+cumulative (the connector takes the most advanced of orderStatus, the executions seen and
+``filledQuantity``), so a count that goes down, or above the order's quantity, or below zero,
+is a report that cannot be true of one order. The OrderManager stores an update only through
+:func:`apply_update`; a refused one is not stored, and is logged and shown to the trader.
 """
 
 from __future__ import annotations
@@ -112,6 +119,46 @@ def transition(current: OrderStatus, new: OrderStatus, order_id: str = "") -> Or
 def surprise(current: OrderStatus, new: OrderStatus) -> str | None:
     """Why an allowed edge is unusual (for a log warning), or None for an ordinary one."""
     return SURPRISING_EDGES.get((current, new))
+
+
+@dataclasses.dataclass(frozen=True)
+class UpdateRefused:
+    """An order update that is not stored, and why (one sentence naming the order)."""
+
+    order_id: str
+    symbol: str
+    current: OrderStatus | None
+    new: OrderStatus
+    reason: str
+
+    @property
+    def edge(self) -> str:
+        start = self.current.value if self.current is not None else "new"
+        return f"{start} -> {self.new.value}"
+
+
+def apply_update(known: OrderRecord | None, update: OrderRecord) -> OrderRecord | UpdateRefused:
+    """The record to store for ``update`` of ``known`` (None: a first report), or why not.
+
+    The one gate for every change of an order's record: the status edge must be in
+    :data:`TRANSITIONS`, and ``filled`` must stay within 0..quantity and never go down.
+    """
+    def refused(reason: str) -> UpdateRefused:
+        return UpdateRefused(update.order_id, update.symbol,
+                             known.status if known is not None else None, update.status,
+                             f"order {update.order_id} ({update.symbol}): {reason}")
+
+    if update.filled < 0 or update.filled > update.quantity:
+        return refused(f"{update.filled} shares filled of an order for {update.quantity}")
+    if known is None:
+        return update
+    if update.status not in TRANSITIONS[known.status]:
+        return refused(str(InvalidTransition(known.status, update.status))
+                       .removeprefix("an order "))
+    if update.filled < known.filled:
+        return refused(f"filled cannot go down from {known.filled} to {update.filled} "
+                       "(executed shares cannot be unexecuted)")
+    return update
 
 
 def apply_status(record: OrderRecord, new_status: OrderStatus, **changes: Any) -> OrderRecord:
