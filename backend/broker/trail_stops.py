@@ -19,6 +19,7 @@ terminal also re-reads the open orders while a trail is live (``refresh_open_ord
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -26,12 +27,14 @@ from ib_insync import IB, Trade
 
 TRAILING_TYPES = frozenset({"TRAIL", "TRAIL LIMIT"})
 _KEPT_FIELDS = ("trailStopPrice", "lmtPriceOffset")
+_hooked: weakref.WeakSet[Any] = weakref.WeakSet()
+"""Wrappers already hooked: installing twice would copy and report twice."""
 
 
 def follow_trail_stops(ib: IB, on_moved: Callable[[Trade], None]) -> None:
     """Install the ``openOrder`` hook on ``ib``'s wrapper (once per IB instance)."""
     wrapper = ib.wrapper
-    if getattr(wrapper, "_sigma9_trail_hook", False):
+    if wrapper in _hooked:
         return
     original = wrapper.openOrder
 
@@ -51,5 +54,7 @@ def follow_trail_stops(ib: IB, on_moved: Callable[[Trade], None]) -> None:
         if moved is not None:
             on_moved(moved)
 
-    wrapper.openOrder = open_order
-    wrapper._sigma9_trail_hook = True
+    # Deliberately an instance patch: ib_insync's decoder calls ``wrapper.openOrder`` by
+    # attribute, and subclassing its Wrapper would mean building IB() differently.
+    wrapper.openOrder = open_order  # type: ignore[method-assign, assignment]
+    _hooked.add(wrapper)
