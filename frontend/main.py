@@ -15,7 +15,8 @@ Why the GUI runs on a qasync loop: ib_insync is asyncio; with Qt's event loop dr
 window share one thread and nothing ever blocks it (docs: ib-orders P10).
 
 Every failure the user can fix is one ``sigma9: ...`` line: configuration errors and bad flags
-exit 2 (as argparse does), a missing display exits 2 with a hint instead of Qt aborting, and
+exit 2 (as argparse does), a missing display or a missing Qt system library (with its
+``apt-get install`` line) exits 2 with a hint instead of Qt aborting, and
 a broker or simulator that cannot be reached exits 1.
 """
 
@@ -40,6 +41,7 @@ from backend.settings import (
     user_config_path,
 )
 from frontend.display import display_problem
+from frontend.qt_libs import qt_platform_problem
 from frontend.sim_process import SimProcess, SimStartError, sim_journal
 
 EXIT_OK = 0
@@ -293,8 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_summary(settings))
         return EXIT_OK
     if not args.headless:
-        problem = display_problem()
-        if problem:  # checked before any child starts or Qt can abort the process
+        # Checked before any child starts or Qt can abort the process: no display, or Qt's
+        # X11 plugin missing a system library (frontend/qt_libs.py).
+        problem = display_problem() or qt_platform_problem()
+        if problem:
             print(problem, file=sys.stderr)
             return EXIT_CONFIG_ERROR
     try:

@@ -11,6 +11,12 @@ for the window to close. Closing stops the strategy runner and disconnects befor
 so nothing is left half-sent. A refused connection is not fatal: the window stays up with the
 reason in its log, and the trader can connect again.
 
+ib_insync logs its own lines (e.g. ``Error 202, reqId 7: Order Canceled``) through the
+``ib_insync`` logger; with no handler of its own Python would print them on the terminal
+(logging's last resort). While the window is up they go to its log panel instead, as INFO
+lines from ``ib_insync`` (IB's raw words: Sigma9's own reading of each code is the alert),
+and not to the root logger (``ib_insync_to_panel``).
+
 Exit codes: 0 after a clean stop; 1 if the core could not be built or did not stop cleanly
 (the reason is printed as one ``sigma9: ...`` line and logged).
 """
@@ -34,6 +40,34 @@ from frontend.models.log import Level
 from frontend.window import MainWindow
 
 log = logging.getLogger("sigma9.ui")
+IB_LOGGER = "ib_insync"
+
+
+class _PanelLines(logging.Handler):
+    """ib_insync's log records as lines of the window's log panel."""
+
+    def __init__(self, append: Callable[[str], Any]) -> None:
+        super().__init__(logging.INFO)
+        self.append = append
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self.append(f"{record.name}: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def ib_insync_to_panel(append: Callable[[str], Any]):
+    """Route the ``ib_insync`` logger to ``append`` (not the terminal) for the block."""
+    logger = logging.getLogger(IB_LOGGER)
+    handler = _PanelLines(append)
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -68,10 +102,13 @@ async def run_terminal(settings: Any, mode: str, on_close: Callable[[], Any] | N
         lambda title, message: window.log.append(Level.ERROR, "error", f"{title}: {message}"))
     closed = asyncio.Event()
     window.closed.connect(closed.set)
-    app.aboutToQuit.connect(window.close)
+    app.aboutToQuit.connect(window.close_now)
     window.show()
     if on_window is not None:
         on_window(window)
+    ib_lines = contextlib.ExitStack()
+    ib_lines.enter_context(ib_insync_to_panel(
+        lambda text: window.log.append(Level.INFO, IB_LOGGER, text)))
     connecting = window.spawn(window.connect_broker())
     code = EXIT_OK
     try:
@@ -89,8 +126,9 @@ async def run_terminal(settings: Any, mode: str, on_close: Callable[[], Any] | N
             log.exception("TradingCore.stop failed")
             code = EXIT_FAILED
         reporter.uninstall()
+        ib_lines.close()
         with contextlib.suppress(TypeError, RuntimeError):
-            app.aboutToQuit.disconnect(window.close)
+            app.aboutToQuit.disconnect(window.close_now)
         window.deleteLater()
         if on_close is not None:
             result = on_close()

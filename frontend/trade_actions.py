@@ -33,6 +33,21 @@ KEEP = "Keep the order"
 """Answers to the exit-leg question; KEEP is the default, so Enter changes nothing."""
 
 
+async def ask(parent: QWidget, title: str, text: str) -> bool:
+    """A Yes/No question that does not block: ``open()`` plus a future, not ``exec()``."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text,
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    box.finished.connect(lambda result: answer.done() or answer.set_result(
+        result == QMessageBox.StandardButton.Yes.value))
+    box.open()
+    try:
+        return await answer
+    finally:
+        box.deleteLater()
+
+
 async def choose_in_box(parent: QWidget, title: str, text: str, answers: Sequence[str]) -> str:
     """A question with labelled answers that does not block (``open()`` plus a future).
 

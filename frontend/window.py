@@ -27,7 +27,6 @@ from PyQt6.QtWidgets import (
     QDockWidget,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QPushButton,
     QToolBar,
     QWidget,
@@ -36,41 +35,31 @@ from qasync import asyncSlot
 
 from backend.broker.errors import BrokerError
 from backend.core.models import ConnectionState
+from frontend import theme
 from frontend.chart_panel import ChartPanel
 from frontend.feed import CoreFeed
 from frontend.models import ExecutionsModel, Level, LogModel, OrdersModel, PositionsModel
 from frontend.models.orders import is_working
+from frontend.order_ticket import OrderTicket
 from frontend.persistence import (
     TerminalMemory,
     default_qsettings,
     initial_endpoint,
     initial_watchlist,
+    memory_scope,
 )
-from frontend.trade_actions import Choose, TradeActions, choose_in_box
+from frontend.trade_actions import Choose, TradeActions, ask, choose_in_box
+from frontend.widgets.account_strip import AccountStrip
 from frontend.widgets.chart import ChartWidget
 from frontend.widgets.connection_bar import STATE_WORDS, ConnectionBar, is_sim
 from frontend.widgets.log_panel import LogPanel
 from frontend.widgets.status_bar import TerminalStatusBar
-from frontend.widgets.strategy_panel import StrategyPanel
+from frontend.widgets.strategy_panel import StrategyPanel, contract_checker
 from frontend.widgets.table_view import FilteredTable
+from frontend.window_controls import QuitGuard, focused_table, install_controls, row_menu
 
 log = logging.getLogger("sigma9.ui")
 Confirm = Callable[[str, str], "bool | Awaitable[bool]"]
-
-
-async def ask(parent: QWidget, title: str, text: str) -> bool:
-    """A Yes/No question that does not block: ``open()`` plus a future, not ``exec()``."""
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text,
-                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
-    box.setDefaultButton(QMessageBox.StandardButton.No)
-    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    box.finished.connect(lambda result: answer.done() or answer.set_result(
-        result == QMessageBox.StandardButton.Yes.value))
-    box.open()
-    try:
-        return await answer
-    finally:
-        box.deleteLater()
 
 
 class MainWindow(QMainWindow):
@@ -81,11 +70,12 @@ class MainWindow(QMainWindow):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.core, self.settings, self.mode = core, settings, mode
-        self.memory = TerminalMemory(qsettings or default_qsettings())
+        self.memory = TerminalMemory(qsettings or default_qsettings(), memory_scope(mode))
         self.confirm: Confirm = lambda title, text: ask(self, title, text)
         self.choose: Choose = lambda title, text, answers: choose_in_box(self, title, text,
                                                                          answers)
         self._closed = False
+        self.quit_guard = QuitGuard(self)
         self._tasks: set[asyncio.Task] = set()
         self.setWindowTitle("Sigma9 (simulator)" if is_sim(mode) else "Sigma9")
         ui = settings.ui
@@ -99,8 +89,11 @@ class MainWindow(QMainWindow):
                                     lambda title, text: self.confirm(title, text),
                                     lambda title, text, answers: self.choose(title, text,
                                                                              answers))
+        theme.apply(getattr(ui, "theme", "dark"))  # before _build: the chart reads it (H7)
         self._build()
+        self.controls = install_controls(self)
         self.chart_panel = ChartPanel(core, self.chart, ui.tick_repaint_ms, self.spawn, self)
+        self.chart_panel.symbol_changed.connect(self.memory.save_chart_symbol)  # H7
         self._wire()
         self._restore()
         self.feed.attach()
@@ -124,10 +117,19 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(self.connection_bar)
         toolbar.addWidget(self.flatten_button)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        self.account_strip = AccountStrip(self.core)
+        strip = QToolBar("Account")
+        strip.setObjectName("account_toolbar")
+        strip.setMovable(False)
+        strip.addWidget(self.account_strip)
+        self.addToolBarBreak()
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, strip)
 
         self.chart = ChartWidget(self)
         self.setCentralWidget(self.chart)
         self.strategy_panel = StrategyPanel()
+        self.strategy_panel.checker = contract_checker(
+            self.core.connector, lambda text: self.log.append(Level.WARNING, "strategy", text))
         self.orders_table = FilteredTable(self.orders, "filter orders",
                                           ("Working only", is_working))
         self.cancel_button = QPushButton("Cancel order")
@@ -140,11 +142,15 @@ class MainWindow(QMainWindow):
             table.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.executions_table = FilteredTable(self.executions, "filter executions")
         self.log_panel = LogPanel(self.log)
+        self.ticket = OrderTicket(self.core.manager, self.log,
+                                  lambda title, text: self.confirm(title, text),
+                                  self.core.connector.market.quote, self.spawn)
         left, bottom, right = (Qt.DockWidgetArea.LeftDockWidgetArea,
                                Qt.DockWidgetArea.BottomDockWidgetArea,
                                Qt.DockWidgetArea.RightDockWidgetArea)
         self.docks = {
             "strategy": self._dock("Strategy", self.strategy_panel, left),
+            "ticket": self._dock("Order ticket", self.ticket, left),
             "orders": self._dock("Orders", self.orders_table, bottom),
             "positions": self._dock("Positions", self.positions_table, right),
             "executions": self._dock("Executions", self.executions_table, bottom),
@@ -242,8 +248,11 @@ class MainWindow(QMainWindow):
             self.connection_bar.set_account(self.core.connector.account)
         else:
             self.status.clear_server_time()
-        self.status.set_connection(f"{STATE_WORDS[state]}: {message}" if message
-                                   else STATE_WORDS[state])
+        if state is ConnectionState.CONNECTED and message:  # "Connected to 127.0.0.1:4002 …"
+            self.status.set_connection(message[:1].upper() + message[1:])
+        else:
+            self.status.set_connection(f"{STATE_WORDS[state]}: {message}" if message
+                                       else STATE_WORDS[state])
 
     def poll_server_time(self) -> None:
         """Read the broker's clock and latency, one request at a time."""
@@ -331,31 +340,36 @@ class MainWindow(QMainWindow):
             self.spawn(self.actions.close_position(symbol))
 
     def _orders_menu(self, point) -> None:
-        self._row_menu(self.orders_table, point, "Cancel order…", self.actions.cancel_order)
+        row_menu(self, self.orders_table, point, "Cancel order…", self.actions.cancel_order)
 
     def _positions_menu(self, point) -> None:
-        self._row_menu(self.positions_table, point, "Close position…",
-                       self.actions.close_position)
+        row_menu(self, self.positions_table, point, "Close position…",
+                 self.actions.close_position)
 
     def _row_menu(self, table: FilteredTable, point, label: str,
                   act: Callable[[str], Awaitable[Any]]) -> QMenu | None:
-        """Right-click selects the row under the pointer and offers the row's action."""
-        index = table.view.indexAt(point)
-        if not index.isValid():
-            return None
-        table.view.selectRow(index.row())
-        key = table.proxy.key_at(index.row())
-        menu = QMenu(table.view)
-        menu.addAction(label).triggered.connect(lambda: self.spawn(act(key)))
-        self.last_menu = menu
-        menu.popup(table.view.viewport().mapToGlobal(point))
-        return menu
+        return row_menu(self, table, point, label, act)
 
     # -- chart ---------------------------------------------------------------------------
     def select_symbol(self, symbol: str) -> None:
         if symbol:
             self.chart_panel.set_symbol(symbol)
             self.memory.save_chart_symbol(self.chart_panel.symbol)
+            self.ticket.set_symbol(self.chart_panel.symbol)
+
+    def focus_ticket(self) -> None:
+        self.docks["ticket"].show()
+        self.docks["ticket"].raise_()
+        self.ticket.symbol_edit.setFocus()
+        self.ticket.symbol_edit.selectAll()
+
+    def focus_filter(self) -> None:
+        tables = {"orders": self.orders_table, "positions": self.positions_table,
+                  "executions": self.executions_table}
+        table = focused_table(list(tables.values()), self.orders_table, self.focusWidget())
+        self.docks[next(k for k, t in tables.items() if t is table)].raise_()
+        table.filter_edit.setFocus()
+        table.filter_edit.selectAll()
 
     # -- lifecycle -----------------------------------------------------------------------
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
@@ -377,13 +391,21 @@ class MainWindow(QMainWindow):
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    def close_now(self) -> bool:
+        """Close without the quit question (the app is quitting anyway, or a tool asks)."""
+        self.quit_guard.confirmed = True
+        return self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed and self.quit_guard.holds(event):  # asked first, not blocking
+            return
         if not self._closed:
             self._closed = True
             self.memory.save_layout(self.saveGeometry(), self.saveState())
             self.memory.save_watchlist(self.strategy_panel.watchlist())
             self.memory.sync()
             self.server_timer.stop()
+            self.account_strip.timer.stop()
             self.chart_panel.close()
             for task in list(self._tasks):
                 task.cancel()

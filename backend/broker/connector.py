@@ -327,6 +327,17 @@ class IBKRConnector(QObject):
         self.ib.reqGlobalCancel()
 
     # -- queries ---------------------------------------------------------------------
+    def account_values(self, tags: tuple[str, ...] = ("NetLiquidation", "BuyingPower")
+                       ) -> dict[str, Decimal]:
+        """The account's values by tag, as kept updated by the reqAccountUpdates ib_insync
+        sends at connect (the terminal's account strip); a tag not reported is absent."""
+        values: dict[str, Decimal] = {}
+        for v in self.ib.accountValues(self.account or ""):
+            if v.tag in tags and v.currency and not v.modelCode:
+                with contextlib.suppress(ArithmeticError, ValueError):
+                    values[v.tag] = Decimal(v.value)
+        return values
+
     def get_open_orders(self) -> list[OrderRecord]:
         return [self._record(t) for t in self.ib.openTrades()]
 

@@ -252,6 +252,11 @@ class OrderManager(ProtectionMixin):
         """Cancel the position's exit group, then sell what is held at market; the sell's id."""
         return await self.desk.close_position(symbol)
 
+    async def place_manual(self, symbol: str, side: str, quantity: object, **ticket: Any
+                           ) -> list[str]:
+        """The order ticket: a manual order through the entry's checks (TraderDesk)."""
+        return await self.desk.place_manual(symbol, side, quantity, **ticket)
+
     # -- queries ----------------------------------------------------------------
     def track_order(self, order_id: str) -> OrderStatus:
         record = self.orders.get(order_id)

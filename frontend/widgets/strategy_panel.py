@@ -5,9 +5,18 @@ and disables the button until the runner answers (``set_armed``), so a failed ar
 leaves a button that says "armed". The watchlist cannot be edited while armed: the runner
 subscribed and warmed up exactly those symbols, and a silent mismatch between the list on
 screen and what is being watched is worse than asking the trader to disarm first.
+
+A symbol is checked when it is added (issue 11: ZZZQX was accepted, then silently skipped at
+arming). ``checker`` (the window's: a contract lookup at the broker) answers, per symbol, a
+refusal sentence or nothing; a refused symbol is not added and its sentence is shown under
+the list. Without a checker (or while disconnected, the window's checker says nothing) the
+symbol is added as typed.
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
 
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (
@@ -41,10 +50,15 @@ class StrategyPanel(QWidget):
         self.arm_button.setMinimumHeight(36)
         self.arm_button.clicked.connect(self._on_toggle)
         self.status_label = QLabel("disarmed")
+        self.note_label = QLabel("")
+        self.note_label.setWordWrap(True)
+        self.checker: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None
+        self.checking: asyncio.Task | None = None
         self.list = QListWidget()
         self.list.currentTextChanged.connect(self._on_current)
         self.symbol_edit = QLineEdit()
         self.symbol_edit.setPlaceholderText("add symbols, e.g. AAPL, MSFT")
+        self.symbol_edit.setMinimumWidth(140)
         self.symbol_edit.returnPressed.connect(self.add_from_edit)
         self.add_button = QPushButton("Add")
         self.add_button.clicked.connect(self.add_from_edit)
@@ -56,8 +70,9 @@ class StrategyPanel(QWidget):
         layout.addWidget(self.status_label)
         layout.addWidget(QLabel("Watchlist"))
         layout.addWidget(self.list, 1)
+        layout.addWidget(self.symbol_edit)
+        layout.addWidget(self.note_label)
         row = QHBoxLayout()
-        row.addWidget(self.symbol_edit, 1)
         row.addWidget(self.add_button)
         row.addWidget(self.remove_button)
         layout.addLayout(row)
@@ -75,10 +90,32 @@ class StrategyPanel(QWidget):
 
     def add_from_edit(self) -> None:
         new = [s for s in parse_symbols(self.symbol_edit.text()) if s not in self.watchlist()]
-        if new:
-            self.list.addItems(new)
-            self.watchlist_changed.emit(self.watchlist())
         self.symbol_edit.clear()
+        self.note_label.setText("")
+        if not new:
+            return
+        if self.checker is None:
+            self._add(new, {})
+            return
+        self.checking = asyncio.ensure_future(self._add_checked(new, self.checker))
+
+    async def _add_checked(self, new: list[str],
+                           checker: Callable[[list[str]], Awaitable[dict[str, str]]]) -> None:
+        self.note_label.setText(f"checking {', '.join(new)}…")
+        try:
+            refused = await checker(new)
+        except Exception as exc:  # the check itself failed: add nothing, say why
+            self.note_label.setText(f"{', '.join(new)} not added: the check failed ({exc}).")
+            return
+        self._add([s for s in new if s not in refused], refused)
+
+    def _add(self, symbols: list[str], refused: dict[str, str]) -> None:
+        fresh = [s for s in symbols if s not in self.watchlist()]
+        if fresh:
+            self.list.addItems(fresh)
+            self.watchlist_changed.emit(self.watchlist())
+        self.note_label.setText(" ".join(refused.values()))
+        self.note_label.setStyleSheet("color: #e53935;" if refused else "")
 
     def remove_selected(self) -> None:
         for item in self.list.selectedItems():
@@ -120,3 +157,30 @@ class StrategyPanel(QWidget):
             "background: #2e7d32; color: white; font-weight: bold;" if self.armed else "")
         for widget in (self.symbol_edit, self.add_button, self.remove_button):
             widget.setEnabled(not self.armed)
+
+
+def contract_checker(connector: object, on_refused: Callable[[str], object]
+                     ) -> Callable[[list[str]], Awaitable[dict[str, str]]]:
+    """A ``StrategyPanel.checker`` asking the broker for each symbol's stock contract.
+
+    While disconnected it says nothing (the symbol is added as typed; arming checks again).
+    ``on_refused`` gets each refusal sentence (the window logs it).
+    """
+    from backend.broker.errors import UnknownSymbol
+
+    async def check(symbols: list[str]) -> dict[str, str]:
+        if not connector.is_connected():  # type: ignore[attr-defined]
+            return {}
+        refused: dict[str, str] = {}
+        for symbol in symbols:
+            try:
+                await connector.contract_info(symbol)  # type: ignore[attr-defined]
+            except UnknownSymbol:
+                refused[symbol] = f"{symbol} is not a stock the broker knows, so it was not added."
+            except Exception as exc:
+                refused[symbol] = f"{symbol} was not added: the broker could not check it ({exc})."
+        for sentence in refused.values():
+            on_refused(sentence)
+        return refused
+
+    return check

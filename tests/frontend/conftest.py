@@ -132,6 +132,6 @@ async def open_terminal(sim: SimThread, tmp_path: Path, qsettings: QSettings, mo
     try:
         yield core, window
     finally:
-        window.close()
+        window.close_now()  # no quit question: the test's trade may still be open
         await window.drain()
         await core.stop()

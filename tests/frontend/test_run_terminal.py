@@ -64,7 +64,8 @@ def test_layout_last_connection_and_watchlist_are_remembered(run, sim, tmp_path,
     monkeypatch.delenv("SIGMA9_CONFIG", raising=False)
 
     async def first_session():
-        async with open_terminal(sim, tmp_path, qsettings) as (core, window):
+        # A broker session (not --sim): what it remembers is for the next broker session.
+        async with open_terminal(sim, tmp_path, qsettings, mode="AUTO") as (core, window):
             await connect(qtbot, window, core)
             window.docks["executions"].hide()
             window.strategy_panel.symbol_edit.setText("NVDA")
