@@ -7,7 +7,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup run sim test lint typecheck screenshot clean
+.PHONY: setup run sim test lint typecheck screenshot soak clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,13 @@ lint: setup typecheck
 
 typecheck: setup
 	$(BIN)/mypy
+
+# The seeded fault soak of the whole application against the simulator (docs/reliability.md):
+# 200 episodes by default, summary in soak/results.json. Options through SOAK_ARGS, e.g.
+#   make soak SOAK_ARGS="--episodes 50 --seed 1000 --jobs 1"    make soak SOAK_ARGS="--replay 17"
+SOAK_ARGS ?=
+soak: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m soak $(SOAK_ARGS)
 
 # Renders docs/screenshot.png from the real window, mid-trade, with no display needed.
 screenshot: setup
