@@ -14,8 +14,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
-from backend.sim import activation, cancels, matching, order_types
+from backend.sim import activation, calm, cancels, matching, order_types
 from backend.sim.account import Account, Position
+from backend.sim.book import OrderBook
 from backend.sim.clock import SimClock
 from backend.sim.config import SimConfig
 from backend.sim.market import Market
@@ -43,7 +44,8 @@ class Broker:
         self.clock = clock
         self.listener = listener
         self.account = Account(config.account, config.starting_cash)
-        self.orders: dict[tuple[int, int], WorkingOrder] = {}
+        self.orders = OrderBook()
+        """Every order placed, by (clientId, orderId), indexed by symbol and parent (``book``)."""
         self.executions: list[ExecutionRecord] = []
         self.highest_id: dict[int, int] = {}
         self.oca = OcaBook()
@@ -89,9 +91,8 @@ class Broker:
 
     # -- queries -----------------------------------------------------------
     def live_orders(self, client_id: int | None = None) -> list[WorkingOrder]:
-        return sorted((o for o in self.orders.values()
-                       if o.live and (client_id is None or o.client_id == client_id)),
-                      key=lambda o: o.seq)
+        return [o for o in self.orders.not_done()
+                if o.live and (client_id is None or o.client_id == client_id)]
 
     def completed_orders(self) -> list[WorkingOrder]:
         return sorted((o for o in self.orders.values() if o.done), key=lambda o: o.seq)
@@ -219,16 +220,13 @@ class Broker:
         """What the parent has filled that neither this child nor its OCA alternatives
         under the same parent have closed yet: they are exits of the same shares."""
         group = self.oca.group_key(child)
-        closed = sum((o.filled for o in self.orders.values()
-                      if o.client_id == child.client_id and o.spec.parent_id == parent.order_id
-                      and (o is child or (group and self.oca.group_key(o) == group))),
+        closed = sum((o.filled for o in self.orders.family(child.client_id, parent.order_id)
+                      if o is child or (group and self.oca.group_key(o) == group)),
                      Decimal(0))
         return parent.filled - closed
 
     def _children(self, order: WorkingOrder) -> list[WorkingOrder]:
-        return sorted((o for o in self.orders.values() if o.client_id == order.client_id
-                       and o.spec.parent_id == order.order_id and not o.done),
-                      key=lambda o: o.seq)
+        return [o for o in self.orders.family(order.client_id, order.order_id) if not o.done]
 
     # -- holding and activation (rules in ``activation``) ------------------------
     def _parent(self, order: WorkingOrder) -> WorkingOrder | None:
@@ -251,10 +249,17 @@ class Broker:
 
     # -- matching --------------------------------------------------------------
     def on_market(self, symbol: str) -> None:
-        self.evaluate(symbol)
-        conditioned = {o.instrument.symbol for o in self.live_orders() if o.spec.conditions}
-        for other in sorted(conditioned - {symbol}):
+        """A tick: its symbol's orders, then other symbols' conditioned orders it can
+        trigger (``calm.watchers``), each pass skipped when nothing can change (``calm``)."""
+        self._pass_if_due(symbol)
+        con_id = self.market.symbols[symbol].instrument.con_id
+        for other in calm.watchers(self.orders.conditioned(), symbol, con_id):
             self.evaluate(other)
+
+    def _pass_if_due(self, symbol: str) -> None:
+        waits = self.orders.calm.get(symbol)
+        if waits is None or waits.woken_by(self._touch(self.market.find(symbol))):
+            self.evaluate(symbol)
 
     def on_clock(self) -> None:
         """The server's periodic pass, skipped while a test steps matching by hand."""
@@ -263,16 +268,18 @@ class Broker:
 
     def evaluate_all(self) -> None:
         """Time alone can release an order (goodAfterTime, TimeCondition) or expire one (GTD)."""
-        for symbol in sorted({o.instrument.symbol for o in self.live_orders()}):
-            self.evaluate(symbol)
+        for symbol in self.orders.symbols_with_orders():
+            self._pass_if_due(symbol)
 
     def evaluate(self, symbol: str) -> None:
         self._close_if_crossed()
         touch = self._touch(self.market.find(symbol))
         executed_groups: set[str] = set()
         pending_reductions: list[tuple[WorkingOrder, Decimal]] = []
-        for order in self.live_orders():
-            if order.instrument.symbol != symbol or order.done:
+        orders = self.orders.not_done_on(symbol)
+        calm_ok = not self.sessions.enabled
+        for order in orders:
+            if not order.live or (calm_ok and calm.idle(order, self._parent(order), touch)):
                 continue
             if self._expire_or_cancel_on_conditions(order):
                 continue
@@ -315,6 +322,7 @@ class Broker:
                 self._cancel(order, "immediate or cancel", pending=True)
         for order, qty in pending_reductions:
             self._apply_oca(order, qty)
+        self.orders.settle(symbol, calm.calm_of(orders) if calm_ok else None, orders)
 
     def _expire_or_cancel_on_conditions(self, order: WorkingOrder) -> bool:
         reason = activation.cancel_reason(order, self.clock.now(), self.view, self.sessions)
@@ -364,6 +372,7 @@ class Broker:
         self.listener.commission(record)
         self.listener.position_update(self.account.position(order.instrument))
         for child in self._children(order):
+            self.orders.stir(child.instrument.symbol)  # no longer held by its parent
             child.oca_echo = None  # TWS shows the client's own OCA name again (ib_insync #606)
             self._refresh_hold(child)
             self._start_trail_if_active(child)

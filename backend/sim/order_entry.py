@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from backend.sim import entry_rules, order_rules, order_types
 from backend.sim.account import Account
 from backend.sim.activation import follow_trail_limit
+from backend.sim.book import OrderBook
 from backend.sim.clock import SimClock
 from backend.sim.config import SimConfig
 from backend.sim.market import Market
@@ -51,7 +52,7 @@ class EntryContext:
     oca: OcaBook
     account: Account
     listener: BrokerListener
-    orders: dict[tuple[int, int], WorkingOrder]
+    orders: OrderBook
     """The broker's book, keyed by (clientId, orderId); entry adds and replaces orders."""
     highest_id: dict[int, int]
     """The highest order id each client has used (103 for a reused one; nextValidId)."""
@@ -212,13 +213,11 @@ class OrderEntry:
         chain = [order]
         if order.spec.parent_id:
             parent = self.ctx.orders.get((order.client_id, order.spec.parent_id))
-            siblings = [o for o in self.ctx.orders.values() if o.buffered and o is not order
-                        and o.client_id == order.client_id
-                        and o.spec.parent_id == order.spec.parent_id]
+            siblings = [o for o in self.ctx.orders.family(order.client_id, order.spec.parent_id)
+                        if o.buffered and o is not order]
             chain = ([parent] if parent is not None and parent.buffered else []) + siblings + chain
-        chain += [o for o in self.ctx.orders.values()
-                  if o.buffered and o.client_id == order.client_id
-                  and o.spec.parent_id == order.order_id and o not in chain]
+        chain += [o for o in self.ctx.orders.family(order.client_id, order.order_id)
+                  if o.buffered and o not in chain]
         for item in sorted(chain, key=lambda o: o.seq):
             if item.done:  # cancelled with a price-capped parent a moment ago
                 continue

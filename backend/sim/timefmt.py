@@ -7,6 +7,7 @@ its login time zone. The simulator's login time zone is UTC.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,8 +16,11 @@ class TimeFormatError(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_ib_time(text: str) -> tuple[datetime, bool]:
-    """Return (aware UTC datetime, had_zone)."""
+    """Return (aware UTC datetime, had_zone). Cached: a goodAfterTime, goodTillDate or time
+    condition is read on every matching pass, and the answer (immutable) never changes;
+    a bad spelling raises each time, as it is not cached."""
     text = " ".join(text.strip().split())
     if not text:
         raise TimeFormatError("empty time")
