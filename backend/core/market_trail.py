@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from backend.core.models import LegRole, OrderRecord, OrderStatus, OrderType, Side
+from backend.core.recovery_rules import is_lost
 
 
 def entry_finished(entry: OrderRecord) -> bool:
@@ -54,7 +55,8 @@ def trail_quantity(entry_filled: int, exits_filled: int, position: int | None) -
 def needs_trail(entry: OrderRecord, legs: Iterable[OrderRecord]) -> bool:
     """A finished market entry whose group has a live stop and no trail yet.
 
-    ``legs`` are every exit order of the trade (re-protection groups included). With no live
+    ``legs`` are every exit order of the trade (re-protection groups included); a trail lost
+    with the connection (``recovery_rules``) is sent again. With no live
     stop of the entry's own group the position is either closed or naked; re-protection, not
     this rule, handles a naked one (with a fresh group name, R4).
     """
@@ -63,7 +65,7 @@ def needs_trail(entry: OrderRecord, legs: Iterable[OrderRecord]) -> bool:
     if not entry_finished(entry):
         return False
     legs = list(legs)
-    if any(r.role is LegRole.PROFIT_HARVESTER for r in legs):
+    if any(r.role is LegRole.PROFIT_HARVESTER and not is_lost(r) for r in legs):
         return False
     return any(r.role is LegRole.SAFETY_STOP and r.signal_id == entry.signal_id
                and not r.status.is_final and r.status is not OrderStatus.INACTIVE

@@ -29,6 +29,7 @@ from typing import Any
 
 from backend.core import ledger, sizing
 from backend.core.cancels import CancelImpact, CloseRefused, ExitLegCancelRefused
+from backend.core.errors import lookup_refusal
 from backend.core.events import (
     Alert,
     Event,
@@ -60,10 +61,13 @@ from backend.core.models import (
     Position,
 )
 from backend.core.ports import BrokerPort, accepted_signals, leg_plans
-from backend.core.protection import EXIT_ROLES, ProtectionMixin
+from backend.core.protection import EXIT_ROLES, Protection
+from backend.core.recovery import Recovery
+from backend.core.recovery_rules import LOST_OUTCOME, is_lost, retry_refusal
 from backend.core.signal import MalformedSignal, Signal, SignalRefused, parse_signal
-from backend.core.state_machine import TRANSITIONS, UpdateRefused, apply_update, surprise
+from backend.core.state_machine import InvalidTransition, transition
 from backend.core.tasks import StateWaiter, TaskSupervisor
+from backend.core.trade_view import OmsActions
 from backend.core.trader_desk import TraderDesk
 
 log = logging.getLogger("sigma9.oms")
@@ -71,7 +75,7 @@ __all__ = ["BrokerPort", "CancelImpact", "CloseRefused", "ExitLegCancelRefused",
            "SignalRefused"]
 
 
-class OrderManager(ProtectionMixin):
+class OrderManager:
     def __init__(self, broker: BrokerPort, journal: Journal, settings: Any,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.broker = broker
@@ -99,15 +103,18 @@ class OrderManager(ProtectionMixin):
         self.activated_trails: set[str] = set()
         self.tasks = TaskSupervisor(self._task_failed)
         self.waiter = StateWaiter()
-        self.failed_legs: set[str] = set()
-        self.rescued_signals: set[str] = set()
-        self.trail_requested: set[str] = set()
-        """Signals whose market-entry trail is being sent or was sent (never twice)."""
-        self.entry_timers: dict[str, asyncio.TimerHandle] = {}
-        """Armed entry timeouts (one per entry, across reconnects)."""
+        actions = OmsActions(
+            publish=self.publish, spawn=self._spawn, remember_sent=self._remember_sent,
+            store=lambda record: self._store(record, self.orders.get(record.order_id)),
+            record_outcome=self._record_outcome, apply_fill=self.on_fill,
+            apply_positions=self.on_positions)
+        self.protection = Protection(self, broker, actions, self.exit_params,
+                                     self.entry_params.timeout,
+                                     settings.risk.on_leg_rejected_after_fill)
+        """Leg failures, what counts as protection, the entry's timeout and trail."""
+        self.recovery = Recovery(self, broker, actions, self.protection)
+        """Reconciliation after a connect, a reconnect or a restart."""
         self.desk = TraderDesk(self)
-        self.refused_updates: set[tuple[str, str]] = set()
-        """(order id, edge) of updates the state machine refused: alerted and re-read once."""
         self.closed = False
 
     @property
@@ -119,8 +126,7 @@ class OrderManager(ProtectionMixin):
         about to close, and the next start reconciles with the broker anyway)."""
         self.closed = True
         self.tasks.cancel_all()
-        for timer in self.entry_timers.values():
-            timer.cancel()
+        self.protection.close()
 
     # -- events out -------------------------------------------------------------
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
@@ -174,21 +180,22 @@ class OrderManager(ProtectionMixin):
             signal = parse_signal(signal)
         except MalformedSignal as exc:
             raise self.refuse(signal, str(exc), "malformed") from None
-        existing = self.entry_of(signal.id)
-        if existing is not None or self.journal.signal_outcome(signal.id) == "accepted":
-            where = f"entry order {existing.order_id}" if existing else "an entry"
-            raise self.refuse(signal, f"signal {signal.id} already produced {where}",
-                              "duplicate")
+        duplicate = self._duplicate_reason(signal.id)
+        if duplicate is not None:
+            raise self.refuse(signal, duplicate, "duplicate")
         outside = sizing.session_refusal(signal.symbol, self.session_of(self.now()),
                                          self.entry_params.allow_outside_rth)
         if outside is not None:
             raise self.refuse(signal, outside.reason, outside.code)
         if not self.broker.is_connected():
             raise self.refuse(signal, "not connected to the broker", "disconnected")
+        timeout = float(getattr(self.settings.broker, "connect_timeout_s", 10.0))
         try:
-            info = await self.broker.contract_info(signal.symbol)
+            info = await asyncio.wait_for(self.broker.contract_info(signal.symbol), timeout)
         except Exception as exc:
-            raise self.refuse(signal, str(exc), "unknown_symbol") from None
+            # The real cause: disconnected, timeout, unknown_symbol or internal_error.
+            code, reason = lookup_refusal(exc, signal.symbol, timeout)
+            raise self.refuse(signal, reason, code) from None
         quantity = sizing.entry_quantity(signal.reference_price,
                                          self.exit_params.safety_stop_pct, self.settings.risk)
         refusal = sizing.check_entry(
@@ -216,6 +223,27 @@ class OrderManager(ProtectionMixin):
         log.info("signal %s: entry %s with exits %s", signal.id, ids[0], ids[1:])
         return ids[0]
 
+    def _duplicate_reason(self, signal_id: str) -> str | None:
+        """Why ``signal_id`` may not produce an entry now (it already did), or None.
+
+        A signal whose entry was lost with the connection may be retried with its id, but
+        only once the broker holds no working or executed order of it (``recovery_rules``;
+        docs/reliability.md "Recovery rules"): one id never makes two entries.
+        """
+        outcome = self.journal.signal_outcome(signal_id)
+        existing = self.entry_of(signal_id)
+        if outcome == LOST_OUTCOME:
+            why = retry_refusal(signal_id, outcome, self.trade_orders(signal_id),
+                                self.broker.get_all_orders())
+            if why is None:
+                log.warning("signal %s: its entry was lost; sending it again", signal_id)
+                return None
+            return f"signal {signal_id} was lost, but {why}"
+        if existing is not None or outcome == "accepted":
+            where = f"entry order {existing.order_id}" if existing else "an entry"
+            return f"signal {signal_id} already produced {where}"
+        return None
+
     def _remember_sent(self, intents: list[OrderIntent], ids: list[str], signal_id: str) -> None:
         plans = []
         for intent, order_id in zip(intents, ids, strict=True):
@@ -236,6 +264,57 @@ class OrderManager(ProtectionMixin):
             plans.append(plan)
         self.journal.record_event("legs_sent", {"signal_id": signal_id, "legs": plans})
 
+    # -- protection and recovery (composed: backend/core/protection.py, recovery.py) ------
+    def is_protected(self, symbol: str) -> bool:
+        """Working stops or active trails cover the whole position (Protection)."""
+        return self.protection.is_protected(symbol)
+
+    def live_exits(self, symbol: str) -> list[OrderRecord]:
+        return self.protection.live_exits(symbol)
+
+    def live_exit_roles(self, symbol: str) -> list[LegRole]:
+        return self.protection.live_exit_roles(symbol)
+
+    async def execute_oca_exit(self, order_id: str, entry_price: Decimal,
+                               atr: Decimal | None = None, quantity: int | None = None,
+                               group_suffix: str = "") -> list[str]:
+        """Protect the position entry ``order_id`` opened with a group live at once."""
+        return await self.protection.execute_oca_exit(order_id, entry_price, atr, quantity,
+                                                      group_suffix)
+
+    async def flatten_all(self) -> list[str]:
+        """Cancel every order (whole groups), then close every position at market."""
+        return await self.protection.flatten_all()
+
+    async def reconcile(self) -> list[str]:
+        """Rebuild from the journal and the broker, repair; the re-protected symbols."""
+        return await self.recovery.reconcile()
+
+    def _leg_failed(self, record: OrderRecord, message: str) -> None:
+        self.protection.leg_failed(record, message)
+
+    def _check_entry_legs(self, entry: OrderRecord) -> None:
+        self.protection.check_entry_legs(entry)
+
+    def _request_trail(self, entry: OrderRecord, position: int | None = None) -> bool:
+        return self.protection.request_trail(entry, position)
+
+    def _arm_entry_timeout(self, entry_id: str) -> None:
+        self.protection.arm_entry_timeout(entry_id)
+
+    def _cancel_quietly(self, records: list[OrderRecord]) -> None:
+        self.protection.cancel_quietly(records)
+
+    def _latest_entry(self, symbol: str) -> OrderRecord | None:
+        return self.protection.latest_entry(symbol)
+
+    def _record_outcome(self, signal_id: str, outcome: str, reason: str) -> None:
+        signal = self.signals.get(signal_id)
+        if signal is not None:
+            self.journal.record_signal(signal, outcome, reason)
+        if outcome == LOST_OUTCOME:
+            self.signals.pop(signal_id, None)
+
     # -- cancelling and closing (TraderDesk: what IB really does, said first) -------
     def cancel_impact(self, order_id: str) -> CancelImpact:
         """What cancelling ``order_id`` does at IB, as a sentence and the orders it ends."""
@@ -252,11 +331,6 @@ class OrderManager(ProtectionMixin):
         """Cancel the position's exit group, then sell what is held at market; the sell's id."""
         return await self.desk.close_position(symbol)
 
-    async def place_manual(self, symbol: str, side: str, quantity: object, **ticket: Any
-                           ) -> list[str]:
-        """The order ticket: a manual order through the entry's checks (TraderDesk)."""
-        return await self.desk.place_manual(symbol, side, quantity, **ticket)
-
     # -- queries ----------------------------------------------------------------
     def track_order(self, order_id: str) -> OrderStatus:
         record = self.orders.get(order_id)
@@ -265,10 +339,12 @@ class OrderManager(ProtectionMixin):
         return record.status
 
     def entry_of(self, signal_id: str) -> OrderRecord | None:
-        for record in self.orders.values():
-            if record.signal_id == signal_id and record.role is LegRole.ENTRY:
-                return record
-        return None
+        """The signal's entry; after a lost entry was retried, the retry (not the lost one)."""
+        entries = [r for r in self.orders.values()
+                   if r.signal_id == signal_id and r.role is LegRole.ENTRY]
+        return next((r for r in reversed(entries) if not is_lost(r)),
+                    entries[-1] if entries else None)
+
 
     def trade_orders(self, signal_id: str) -> list[OrderRecord]:
         """Every order of a trade: entry, exits of every group, closing orders."""
@@ -324,8 +400,7 @@ class OrderManager(ProtectionMixin):
         known = self.orders.get(record.order_id)
         if known is not None and not record.signal_id:
             record = _merge_identity(record, known)
-        if not self._store(record, known):
-            return
+        self._store(record, known)
         if record.status is OrderStatus.INACTIVE and record.role is not LegRole.MANUAL:
             self._leg_failed(record, record.message or "order inactive at the broker")
         if record.role is LegRole.ENTRY and record.filled > 0:
@@ -337,16 +412,13 @@ class OrderManager(ProtectionMixin):
         if known is None:
             log.warning("error for unknown order %s: %s", order_id, message)
             return
-        if OrderStatus.ERROR not in TRANSITIONS[known.status]:
-            # Only FILLED: nothing un-fills it, and IB does report errors for done orders (a
-            # late cancel is answered with 10148); the table refuses the edge, quietly.
-            log.warning("error for %s order %s ignored: %s", known.status.value, order_id,
-                        message)
+        if known.status is OrderStatus.FILLED:
+            log.warning("error for filled order %s ignored: %s", order_id, message)
             return
         failed = dataclasses.replace(known, status=OrderStatus.ERROR, message=message,
                                      updated_at=self.now())
-        if self._store(failed, known):
-            self._leg_failed(failed, message)
+        self._store(failed, known)
+        self._leg_failed(failed, message)
 
     def on_order_warning(self, order_id: str, code: int, text: str) -> None:
         """IB spoke about a working order without ending it (docs/ib-codes.md): noted only.
@@ -402,21 +474,16 @@ class OrderManager(ProtectionMixin):
             self.marks[quote.symbol] = quote.last
             self.desk.note_activation(quote.symbol, quote.last)
 
-    def _store(self, record: OrderRecord, known: OrderRecord | None) -> bool:
-        """The one path by which an order's record changes: checked by the state machine
-        (``apply_update``), then journalled and published. A refused update is not stored
-        (``_refuse_update``); returns whether ``record`` was stored."""
+    def _store(self, record: OrderRecord, known: OrderRecord | None) -> None:
         if self.closed:
             log.debug("order %s after close: left to the next reconciliation",
                       record.order_id)
-            return False
-        checked = apply_update(known, record)
-        if isinstance(checked, UpdateRefused):
-            self._refuse_update(checked)
-            return False
-        if known is not None and (why := surprise(known.status, record.status)):
-            log.info("order %s: %s -> %s: %s", record.order_id, known.status.value,
-                     record.status.value, why)
+            return
+        if known is not None and known.status is not record.status:
+            try:
+                transition(known.status, record.status)
+            except InvalidTransition as exc:
+                log.warning("order %s: %s; keeping the broker's word", record.order_id, exc)
         self.orders[record.order_id] = record
         self.journal.upsert_order(record)
         if known is None or known.status is not record.status:
@@ -425,23 +492,6 @@ class OrderManager(ProtectionMixin):
                                               record.broker_status, record.message)
         self.publish(OrderUpdated(record))
         self.waiter.notify()
-        return True
-
-    def _refuse_update(self, refused: UpdateRefused) -> None:
-        """Log it; tell the trader once per order and edge (IB repeats statuses); ask the
-        broker for its word on the order once, if the port can re-read one."""
-        key = (refused.order_id, refused.edge)
-        first = key not in self.refused_updates
-        self.refused_updates.add(key)
-        reread = getattr(self.broker, "reread_order", None)
-        message = f"{refused.reason}; not stored" + (
-            ", re-reading the order from the broker" if first and reread else "")
-        log.warning(message)
-        if not first:
-            return
-        self.publish(Alert(message=message, symbol=refused.symbol, order_id=refused.order_id))
-        if reread is not None:
-            self.tasks.spawn(reread(refused.order_id), f"re-read of order {refused.order_id}")
 
 
 def _merge_identity(record: OrderRecord, known: OrderRecord) -> OrderRecord:

@@ -1,129 +1,240 @@
-"""Keeping positions protected: leg rejections, restarts, reconnects, flatten-all.
+"""Keeping positions protected: what counts as protection, leg failures, the entry's life.
 
-Split from ``order_manager`` because it is the part that must be right when
-things go wrong, and reads best on its own. Mixed into ``OrderManager``.
+``Protection`` is an object composed into ``OrderManager`` (issue 10): it reads the OMS through
+a narrow :class:`~backend.core.trade_view.TradeView`, sends through the ``BrokerPort`` and
+changes the OMS only through :class:`~backend.core.trade_view.OmsActions`. Restarts and
+reconnects are ``recovery.Recovery``'s part.
 
-Every cancel here ends a whole OCA group on purpose: a client cancel of one
-member cancels all of them at IB (R4), so the OMS never cancels one leg and
-expects its siblings to stay. ``_cancel_quietly`` is therefore always handed
-every live member of the group (or the entry, whose children go with it).
+Rules (docs/oca.md "When something goes wrong", docs/reliability.md "Recovery rules"):
+
+- Only a working stop, or a trail whose activation level has traded, is protection; a
+  dormant trail and a time stop are not, and the stops must cover the whole position.
+- A failed exit leg after the entry filled applies ``[risk] on_leg_rejected_after_fill`` to
+  what the trade holds, stops the entry buying more, and keeps applying it to every later
+  fill of the entry (the entry's cancel may lose the race): protection follows the position.
+- A second failure applies the rule again; a failed re-protection escalates to flatten.
+
+Every cancel here ends a whole OCA group on purpose: a client cancel of one member cancels
+all of them at IB (R4), so ``cancel_quietly`` is always handed every live member of a group
+(or the entry, whose children go with it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from backend.core import market_trail
 from backend.core.cancels import EXIT_ROLES
+from backend.core.events import (
+    Alert,
+    EntryTimedOut,
+    Flattened,
+    LegRejected,
+    Reprotected,
+    TrailSent,
+)
 from backend.core.exit_plan import (
     REPROTECT_SEPARATOR,
+    ExitParams,
     base_signal_id,
     build_exit_group,
     build_trail_after_fill,
     order_ref,
 )
+from backend.core.leg_activity import leg_facts
 from backend.core.models import LegRole, OrderRecord, OrderStatus, OrderType, Side
-
-if TYPE_CHECKING:
-    from backend.core.order_manager import OrderManager
+from backend.core.ports import BrokerPort
+from backend.core.trade_view import OmsActions, TradeView
 
 log = logging.getLogger("sigma9.oms")
 PROTECTIVE_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAIL})
-__all__ = ["EXIT_ROLES", "PROTECTIVE_TYPES", "ProtectionMixin"]
+STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
+__all__ = ["EXIT_ROLES", "PROTECTIVE_TYPES", "Protection"]
 
 
-class ProtectionMixin:
-    # -- what protects a position ------------------------------------------------
-    def live_exit_roles(self: OrderManager, symbol: str) -> list[LegRole]:
+class Protection:
+    def __init__(self, view: TradeView, broker: BrokerPort, actions: OmsActions,
+                 exits: ExitParams, entry_timeout: timedelta, rule: str) -> None:
+        self.view, self.broker, self.act = view, broker, actions
+        self.exits, self.entry_timeout, self.rule = exits, entry_timeout, rule
+        self.failed_legs: set[str] = set()
+        """Exit legs (and entries) seen failing; each is announced once."""
+        self.handled_failures: set[str] = set()
+        """Failed legs whose rule has run: a leg's rule runs once, the position's growth
+        after it is :attr:`covered`'s job."""
+        self.covered: dict[str, int] = {}
+        """Per signal whose rule ran: the entry shares the rule has dealt with so far."""
+        self.escalated: set[str] = set()
+        """Signals whose re-protection failed: every later rule for them is flatten."""
+        self.trail_requested: set[str] = set()
+        """Signals whose market-entry trail is being sent or was sent (never twice)."""
+        self.entry_timers: dict[str, asyncio.TimerHandle] = {}
+        """Armed entry timeouts (one per entry, across reconnects)."""
+
+    def close(self) -> None:
+        for timer in self.entry_timers.values():
+            timer.cancel()
+
+    # -- what protects a position ------------------------------------------------------------
+    def live_exit_roles(self, symbol: str) -> list[LegRole]:
         roles = [r.role for r in self.live_exits(symbol)]
         return sorted(set(roles), key=lambda role: role.value)
 
-    def live_exits(self: OrderManager, symbol: str) -> list[OrderRecord]:
-        """Live SELL orders that protect a long: Sigma9's exit legs or any working stop."""
-        return [r for r in self.orders.values()
+    def live_exits(self, symbol: str) -> list[OrderRecord]:
+        """Live SELL orders that close a long: Sigma9's exit legs or any working stop."""
+        return [r for r in self.view.orders.values()
                 if r.symbol == symbol and r.side is Side.SELL and not r.status.is_final
                 and r.status is not OrderStatus.INACTIVE
                 and (r.role in EXIT_ROLES or r.order_type in PROTECTIVE_TYPES)]
 
-    def is_protected(self: OrderManager, symbol: str) -> bool:
-        return any(r.order_type in PROTECTIVE_TYPES for r in self.live_exits(symbol))
+    def trail_active(self, record: OrderRecord) -> bool:
+        """A trail trails once its activation level traded (seen by the OMS, or IB moved
+        its stop); one sent without an activation condition trails at once."""
+        plan = self.view.leg_plans.get(record.order_id, {})
+        if not plan.get("activation"):
+            return True
+        return leg_facts(record, plan, waits_for_parent=False,
+                         seen_activated=record.order_id in self.view.activated_trails,
+                         now=self.view.now()).activated
 
-    def _live_trade_exits(self: OrderManager, signal_id: str) -> list[OrderRecord]:
+    def protecting(self, symbol: str) -> list[OrderRecord]:
+        """The live exits that protect now: working stops and active trails."""
+        return [r for r in self.live_exits(symbol)
+                if r.order_type in STOP_TYPES
+                or (r.order_type is OrderType.TRAIL and self.trail_active(r))]
+
+    def covered_shares(self, symbol: str) -> int:
+        """Shares the protecting orders cover: within one OCA group the members cover the
+        same shares (ocaType 2 reduces the others), so each group counts its largest."""
+        groups: dict[str, int] = {}
+        for r in self.protecting(symbol):
+            key = r.oca_group or r.order_id
+            groups[key] = max(groups.get(key, 0), r.remaining)
+        return sum(groups.values())
+
+    def is_protected(self, symbol: str) -> bool:
+        """Working stops or active trails cover the whole position (any, with none held)."""
+        held = self.view.position_quantity(symbol)
+        covered = self.covered_shares(symbol)
+        return covered >= held if held > 0 else covered > 0
+
+    def live_trade_exits(self, signal_id: str) -> list[OrderRecord]:
         """Every live exit of a trade, re-protection groups included: whole groups."""
-        return [r for r in self.legs_of(signal_id) if not r.status.is_final]
+        return [r for r in self.view.legs_of(signal_id) if not r.status.is_final]
 
-    # -- a leg failed -------------------------------------------------------------------
-    def _leg_failed(self: OrderManager, record: OrderRecord, message: str) -> None:
+    # -- a leg failed ------------------------------------------------------------------------
+    def leg_failed(self, record: OrderRecord, message: str) -> None:
         """Apply the documented rule so nothing stays half-sent (docs/oca.md)."""
         if record.order_id in self.failed_legs:
             return
         self.failed_legs.add(record.order_id)
-        self.publish("leg_rejected", order_id=record.order_id, role=record.role.value,
-                     symbol=record.symbol, reason=message)
+        self.act.publish(LegRejected(order_id=record.order_id, role=record.role,
+                                     symbol=record.symbol, reason=message))
         if record.role is LegRole.ENTRY:
-            self._cancel_quietly(self._live_trade_exits(record.signal_id))
+            self.cancel_quietly(self.live_trade_exits(record.signal_id))
             return
         if record.role not in EXIT_ROLES:
             return
-        entry = self.entry_of(base_signal_id(record.signal_id))
+        entry = self.view.entry_of(base_signal_id(record.signal_id))
         if entry is not None and entry.filled == 0 and not entry.status.is_final:
-            # Cancelling the parent cancels every attached child at the broker.
-            self._cancel_quietly([entry])
+            # Cancelling the parent cancels every attached child at the broker; should the
+            # entry fill anyway (the cancel lost the race), check_entry_legs applies the rule.
+            self.cancel_quietly([entry])
             return
-        self._spawn(self._after_fill_failure(record), f"rule after {record.role.value} failed")
+        self.apply_rule(record)
 
-    def _check_entry_legs(self: OrderManager, entry: OrderRecord) -> None:
-        """An entry filled although one of its legs failed (the cancel lost the race)."""
-        failed = [r for r in self.legs_of(entry.signal_id) if r.order_id in self.failed_legs]
-        if failed:
-            self._spawn(self._after_fill_failure(failed[0]), "rule after a failed leg")
+    def check_entry_legs(self, entry: OrderRecord) -> None:
+        """On every status of an entry that has filled: a failed leg whose rule has not run
+        yet gets it now; after the rule, each further fill is covered the same way."""
+        signal_id = entry.signal_id
+        pending = [r for r in self.view.legs_of(signal_id)
+                   if r.order_id in self.failed_legs and r.order_id not in self.handled_failures]
+        if pending:
+            self.apply_rule(pending[0])
+        elif signal_id in self.covered and entry.filled > self.covered[signal_id]:
+            self._cover_growth(entry)
 
-    async def _after_fill_failure(self: OrderManager, record: OrderRecord) -> None:
+    def apply_rule(self, record: OrderRecord) -> None:
+        """``[risk] on_leg_rejected_after_fill`` for the trade of failed leg ``record``.
+
+        The bookkeeping is synchronous (which shares are dealt with), so fills arriving while
+        the orders are being sent are covered by the next call, never twice nor never.
+        """
+        self.handled_failures.add(record.order_id)
         signal_id = base_signal_id(record.signal_id)
-        if signal_id in self.rescued_signals:
-            return
-        self.rescued_signals.add(signal_id)
+        entry = self.view.entry_of(signal_id)
+        if REPROTECT_SEPARATOR in record.signal_id:
+            self.escalated.add(signal_id)  # a re-protection group failed: reprotecting again
+            # would only repeat it
         # IB leaves the siblings of a rejected member working (R4: a system cancel or
-        # rejection does not cancel the group); the rule replaces the whole group.
-        self._cancel_quietly([r for r in self._live_trade_exits(signal_id)
-                              if r.order_id != record.order_id])
-        entry = self.entry_of(signal_id)
-        # The trade's own count (bought minus sold or being sold), not the broker's position
-        # report, which may lag the entry's fill; a working exit's fills are counted.
-        qty = (entry.filled - market_trail.committed_sells(self.trade_orders(signal_id))
-               if entry else self.position_quantity(record.symbol))
-        if qty <= 0:
-            return
-        rule = self.settings.risk.on_leg_rejected_after_fill
-        if rule == "reprotect" and entry is not None:
-            ids = await self.execute_oca_exit(entry.order_id, self._reference_for(entry),
-                                              quantity=qty,
-                                              group_suffix=self._fresh_suffix(signal_id))
-            self.publish("reprotected", symbol=record.symbol, order_ids=ids, reason=str(
-                record.message))
-            return
-        order_id = await self.broker.place_market_order(
-            record.symbol, qty, "SELL", order_ref(record.signal_id, LegRole.FLATTEN))
-        self.publish("flattened", symbol=record.symbol, quantity=qty, order_id=order_id,
-                     reason=f"exit leg {record.order_id} failed: {record.message}")
+        # rejection does not cancel the group); the rule replaces every group of the trade.
+        ending = [r for r in self.live_trade_exits(signal_id) if r.order_id != record.order_id]
+        if entry is not None and not entry.status.is_final and entry.remaining > 0:
+            ending.insert(0, entry)  # its protection broke: the trade stops growing
+        self.cancel_quietly(ending)
+        if entry is None:
+            qty = self.view.position_quantity(record.symbol)
+        else:
+            # The trade's own count (bought minus sold or being sold), not the broker's
+            # position report, which may lag the entry's fill.
+            self.covered[signal_id] = entry.filled
+            qty = entry.filled - market_trail.committed_sells(self.view.trade_orders(signal_id))
+        if qty > 0:
+            self.act.spawn(self._send_rule(record, entry, qty, f"exit leg {record.order_id} "
+                                           f"failed: {record.message}"),
+                           f"rule after {record.role.value} failed")
 
-    def _fresh_suffix(self: OrderManager, signal_id: str) -> str:
+    def _cover_growth(self, entry: OrderRecord) -> None:
+        """The entry filled more after its rule ran: the new shares get the same rule."""
+        signal_id = entry.signal_id
+        delta = entry.filled - self.covered[signal_id]
+        self.covered[signal_id] = entry.filled
+        self.cancel_quietly([entry] if not entry.status.is_final else [])
+        log.warning("%s: entry %s filled %d more after its exit rule ran; covering them",
+                    entry.symbol, entry.order_id, delta)
+        self.act.spawn(self._send_rule(entry, entry, delta, f"{delta} more shares filled "
+                                       f"after a failed leg of entry {entry.order_id}"),
+                       f"cover {delta} more {entry.symbol}")
+
+    async def _send_rule(self, record: OrderRecord, entry: OrderRecord | None, qty: int,
+                         reason: str) -> None:
+        signal_id = base_signal_id(record.signal_id)
+        rule = "flatten" if signal_id in self.escalated else self.rule
+        if rule == "reprotect" and entry is not None:
+            try:
+                ids = await self.execute_oca_exit(entry.order_id, self.reference_for(entry),
+                                                  quantity=qty,
+                                                  group_suffix=self.fresh_suffix(signal_id))
+            except Exception as exc:
+                self.escalated.add(signal_id)
+                log.error("%s: re-protection failed (%s); flattening instead", record.symbol,
+                          exc)
+                reason = f"{reason}; re-protection failed: {exc}"
+            else:
+                self.act.publish(Reprotected(symbol=record.symbol, order_ids=tuple(ids),
+                                             reason=f"{qty} shares: {reason}"))
+                return
+        order_id = await self.broker.place_market_order(
+            record.symbol, qty, "SELL", order_ref(signal_id, LegRole.FLATTEN))
+        self.act.publish(Flattened(symbol=record.symbol, quantity=qty, order_id=order_id,
+                                   reason=reason))
+
+    def fresh_suffix(self, signal_id: str) -> str:
         """A group name never used before (OCA names are single-use, R4)."""
-        groups = {r.signal_id for r in self.orders.values()
+        groups = {r.signal_id for r in self.view.orders.values()
                   if base_signal_id(r.signal_id) == signal_id and r.signal_id != signal_id}
         return f"{REPROTECT_SEPARATOR}r{len(groups) + 1}"
 
-    def _reference_for(self: OrderManager, entry: OrderRecord) -> Decimal:
-        signal = self.signals.get(entry.signal_id)
+    def reference_for(self, entry: OrderRecord) -> Decimal:
+        signal = self.view.signals.get(entry.signal_id)
         if signal is not None:
             return signal.reference_price
-        return entry.avg_fill_price or self.marks.get(entry.symbol) or Decimal(0)
+        return entry.avg_fill_price or self.view.marks.get(entry.symbol) or Decimal(0)
 
-    def _cancel_quietly(self: OrderManager, records: list[OrderRecord]) -> None:
+    def cancel_quietly(self, records: list[OrderRecord]) -> None:
         """Send a cancel for each record: callers pass whole groups (module doc)."""
         for record in records:
             try:
@@ -132,78 +243,79 @@ class ProtectionMixin:
                 log.warning("could not cancel %s: %s", record.order_id, exc)
 
     # -- the entry's own life: timeout, and the market entry's trail ------------------------
-    def _arm_entry_timeout(self: OrderManager, entry_id: str) -> None:
+    def arm_entry_timeout(self, entry_id: str) -> None:
         """Cancel the entry if it is still working after ``[entry] timeout_s`` (a timer, not a
         task: pending work stays distinguishable from an armed deadline)."""
         if entry_id in self.entry_timers:
             return
         loop = asyncio.get_event_loop()
         self.entry_timers[entry_id] = loop.call_later(
-            self.entry_params.timeout.total_seconds(), self._entry_timed_out, entry_id)
+            self.entry_timeout.total_seconds(), self._entry_timed_out, entry_id)
 
-    def _entry_timed_out(self: OrderManager, entry_id: str) -> None:
+    def _entry_timed_out(self, entry_id: str) -> None:
         """Unfilled children go with the entry at the broker; a partial fill keeps its exits
         for the shares bought (and a market entry's trail then follows for them)."""
-        entry = self.orders.get(entry_id)
+        entry = self.view.orders.get(entry_id)
         if entry is None or entry.status.is_final:
             return
         log.warning("entry %s for %s not filled within %ss: cancelling", entry_id,
-                    entry.symbol, self.entry_params.timeout.total_seconds())
-        self.publish("entry_timeout", signal_id=entry.signal_id, order_id=entry_id,
-                     symbol=entry.symbol, filled=entry.filled)
-        self._cancel_quietly([entry])
+                    entry.symbol, self.entry_timeout.total_seconds())
+        self.act.publish(EntryTimedOut(signal_id=entry.signal_id, order_id=entry_id,
+                                       symbol=entry.symbol, filled=entry.filled))
+        self.cancel_quietly([entry])
 
-    def _request_trail(self: OrderManager, entry: OrderRecord,
-                       position: int | None = None) -> bool:
+    def request_trail(self, entry: OrderRecord, position: int | None = None) -> bool:
         """Start sending a finished market entry's trail, once; True if it was started."""
         if entry.signal_id in self.trail_requested:
             return False
-        if not market_trail.needs_trail(entry, self.legs_of(entry.signal_id)):
+        if not market_trail.needs_trail(entry, self.view.legs_of(entry.signal_id)):
             return False
         self.trail_requested.add(entry.signal_id)
-        self._spawn(self._send_trail(entry.order_id, position), f"trail of {entry.symbol}")
+        self.act.spawn(self._send_trail(entry.order_id, position), f"trail of {entry.symbol}")
         return True
 
-    async def _send_trail(self: OrderManager, entry_id: str, position: int | None) -> None:
-        entry = self.orders[entry_id]
+    async def _send_trail(self, entry_id: str, position: int | None) -> None:
+        entry = self.view.orders[entry_id]
         try:
-            exits_filled = market_trail.committed_sells(self.trade_orders(entry.signal_id))
+            exits_filled = market_trail.committed_sells(self.view.trade_orders(entry.signal_id))
             qty = market_trail.trail_quantity(entry.filled, exits_filled, position)
             if qty <= 0:
                 return
-            signal = self.signals.get(entry.signal_id)
-            avg = self._average_fill(entry) or self._reference_for(entry)
-            atr = signal.atr if signal else self._fallback_atr(avg)
+            signal = self.view.signals.get(entry.signal_id)
+            avg = self.average_fill(entry) or self.reference_for(entry)
+            atr = signal.atr if signal else self.fallback_atr(avg)
             info = await self.broker.contract_info(entry.symbol)
             trail = build_trail_after_fill(entry.symbol, qty, avg, atr, info.min_tick,
-                                           self.exit_params, entry.signal_id)
+                                           self.exits, entry.signal_id)
             ids = await self.broker.place_chain(None, [trail])
         except Exception as exc:
             self.trail_requested.discard(entry.signal_id)
             message = (f"{entry.symbol}: the trail was not sent ({exc}); the stop still "
                        "protects the position and reconciliation retries on reconnect")
             log.error(message)
-            self.publish("alert", message=message, symbol=entry.symbol)
+            self.act.publish(Alert(message=message, symbol=entry.symbol))
             return
-        self._remember_sent([trail], ids, entry.signal_id)
-        self.publish("trail_sent", signal_id=entry.signal_id, symbol=entry.symbol,
-                     order_id=ids[0], quantity=qty, avg_fill=str(avg))
+        self.act.remember_sent([trail], ids, entry.signal_id)
+        self.act.publish(TrailSent(signal_id=entry.signal_id, symbol=entry.symbol,
+                                   order_id=ids[0], quantity=qty, avg_fill=avg))
 
-    def _average_fill(self: OrderManager, entry: OrderRecord) -> Decimal | None:
-        fills = [f for f in self.fills.values() if f.order_id == entry.order_id]
+    def average_fill(self, entry: OrderRecord) -> Decimal | None:
+        fills = [f for f in self.view.fills.values() if f.order_id == entry.order_id]
         shares = sum(f.quantity for f in fills)
         if shares:
             return sum((f.price * f.quantity for f in fills), Decimal(0)) / shares
         return entry.avg_fill_price
 
-    def _latest_entry(self: OrderManager, symbol: str) -> OrderRecord | None:
-        entries = [r for r in self.orders.values()
+    def latest_entry(self, symbol: str) -> OrderRecord | None:
+        """The symbol's most recent filled entry: order ids compared as numbers ('998' is
+        older than '1002'); an id that is not a number (a synthetic one) counts as oldest."""
+        entries = [r for r in self.view.orders.values()
                    if r.symbol == symbol and r.role is LegRole.ENTRY and r.filled]
         return max(entries, key=lambda r: int(r.order_id) if r.order_id.isdigit() else -1,
                    default=None)
 
     # -- protecting an existing position ---------------------------------------------------
-    async def execute_oca_exit(self: OrderManager, order_id: str, entry_price: Decimal,
+    async def execute_oca_exit(self, order_id: str, entry_price: Decimal,
                                atr: Decimal | None = None, quantity: int | None = None,
                                group_suffix: str = "") -> list[str]:
         """Protect the position that entry ``order_id`` opened, with legs live at once.
@@ -211,103 +323,46 @@ class ProtectionMixin:
         ``group_suffix`` gives the group a fresh name: an OCA group name once used cannot be
         used again (R4), so a re-protection never reuses ``S9-<id>``.
         """
-        entry = self.orders.get(order_id)
+        entry = self.view.orders.get(order_id)
         if entry is None:
             raise KeyError(f"order {order_id} is unknown")
-        signal = self.signals.get(entry.signal_id)
-        atr = atr or (signal.atr if signal else None) or self._fallback_atr(entry_price)
-        qty = quantity if quantity is not None else self.position_quantity(entry.symbol)
+        signal = self.view.signals.get(entry.signal_id)
+        atr = atr or (signal.atr if signal else None) or self.fallback_atr(entry_price)
+        qty = quantity if quantity is not None else self.view.position_quantity(entry.symbol)
         if qty <= 0:
             raise ValueError(f"no open position in {entry.symbol} to protect")
-        info = await self.broker.contract_info(entry.symbol)
         signal_id = (entry.signal_id or f"manual-{order_id}") + group_suffix
-        entry_fills = [f.time for f in self.fills.values() if f.order_id == entry.order_id]
-        entry_time = min(entry_fills) if entry_fills else self.now()
-        legs = build_exit_group(entry.symbol, qty, Decimal(entry_price), atr, info.min_tick,
-                                self.exit_params, entry_time, signal_id,
-                                attach_to_parent=False)
+        entry_fills = [f.time for f in self.view.fills.values() if f.order_id == entry.order_id]
+        entry_time = min(entry_fills) if entry_fills else self.view.now()
+        return await self.send_group(entry.symbol, qty, Decimal(entry_price), atr, signal_id,
+                                     entry_time)
+
+    async def send_group(self, symbol: str, qty: int, reference: Decimal, atr: Decimal,
+                         signal_id: str, entry_time: datetime) -> list[str]:
+        """A fresh three-leg group for ``qty`` held shares, unattached and live at once."""
+        info = await self.broker.contract_info(symbol)
+        legs = build_exit_group(symbol, qty, reference, atr, info.min_tick, self.exits,
+                                entry_time, signal_id, attach_to_parent=False)
         ids = await self.broker.place_chain(None, legs)
-        self._remember_sent(legs, ids, signal_id)
+        self.act.remember_sent(legs, ids, signal_id)
         return ids
 
-    def _fallback_atr(self: OrderManager, price: Decimal) -> Decimal:
+    def fallback_atr(self, price: Decimal) -> Decimal:
         """No ATR known (manual entry): trail by the safety-stop distance, documented."""
-        return Decimal(price) * self.exit_params.safety_stop_pct / 100
-
-    # -- start-up and reconnect ------------------------------------------------------------
-    async def reconcile(self: OrderManager) -> list[str]:
-        """Rebuild from the journal plus the broker; repair what a crash left undone.
-
-        A finished market entry whose trail was never sent gets it now, in its own group
-        (the crash between the fill and the last leg). A naked position is re-protected with
-        a fresh group name. Returns the symbols that were re-protected.
-        """
-        for record in self.broker.get_all_orders():
-            if record.order_id == "0" and record.signal_id:
-                # IB's completed orders carry no orderId: find ours by its orderRef.
-                match = next((r for r in self.orders.values() if r.signal_id == record.signal_id
-                              and r.role is record.role), None)
-                if match is None:
-                    continue
-                record = dataclasses.replace(record, order_id=match.order_id,
-                                             parent_id=match.parent_id)
-            known = self.orders.get(record.order_id)
-            if known is not None and not record.signal_id:
-                record = dataclasses.replace(record, role=known.role,
-                                             signal_id=known.signal_id)
-            if known != record:
-                self._store(record, known)
-        for fill in self.broker.get_executions():
-            if fill.exec_id not in self.fills:
-                self.on_fill(fill)
-        self.on_positions(self.broker.get_positions())
-        for entry in list(self.orders.values()):
-            if entry.role is LegRole.ENTRY and entry.symbol in self.broker_positions:
-                if self._request_trail(entry, self.position_quantity(entry.symbol)):
-                    log.warning("%s: entry %s filled without its trail; sending it now",
-                                entry.symbol, entry.order_id)
-            elif (entry.role is LegRole.ENTRY and not entry.status.is_final
-                  and entry.order_id.isdigit()):
-                self._arm_entry_timeout(entry.order_id)
-        reprotected = []
-        for position in self.broker_positions.values():
-            if position.quantity > 0 and not self.is_protected(position.symbol):
-                await self._reprotect(position.symbol, position.quantity, position.avg_cost)
-                reprotected.append(position.symbol)
-        return reprotected
-
-    async def _reprotect(self: OrderManager, symbol: str, qty: int, avg_cost: Decimal) -> None:
-        entry = self._latest_entry(symbol)
-        if entry is None:
-            entry = OrderRecord(order_id=f"pos-{symbol}", symbol=symbol, side=Side.BUY,
-                                order_type=OrderType.MARKET, quantity=qty,
-                                status=OrderStatus.FILLED, role=LegRole.ENTRY, filled=qty,
-                                avg_fill_price=avg_cost, signal_id=f"pos-{symbol}",
-                                updated_at=self.now())
-            self.orders[entry.order_id] = entry
-        # Whatever is left of an old group (a time stop alone) goes as a whole first, so two
-        # groups never sell the same shares.
-        self._cancel_quietly(self.live_exits(symbol))
-        reference = self._reference_for(entry) or avg_cost
-        suffix = f"{REPROTECT_SEPARATOR}r{int(self.now().timestamp())}"
-        ids = await self.execute_oca_exit(entry.order_id, reference, quantity=qty,
-                                          group_suffix=suffix)
-        message = f"{symbol}: {qty} shares had no live protection; exit group re-sent"
-        log.warning(message)
-        self.publish("alert", message=message, symbol=symbol)
-        self.publish("reprotected", symbol=symbol, order_ids=ids, reason="unprotected position")
+        return Decimal(price) * self.exits.safety_stop_pct / 100
 
     # -- flatten ---------------------------------------------------------------------------
-    async def flatten_all(self: OrderManager) -> list[str]:
+    async def flatten_all(self) -> list[str]:
         """Cancel every order (reqGlobalCancel: every group whole), then close at market."""
         self.broker.cancel_all_orders()
         ids = []
-        for position in list(self.broker_positions.values()):
+        positions = dict(self.view.broker_positions)
+        for position in positions.values():
             if position.quantity:
                 side = "SELL" if position.quantity > 0 else "BUY"
                 ids.append(await self.broker.place_market_order(
                     position.symbol, abs(position.quantity), side,
-                    order_ref(f"flatten{int(self.now().timestamp())}", LegRole.FLATTEN)))
-        self.publish("flattened", symbols=sorted(self.broker_positions), order_ids=ids,
-                     reason="flatten all")
+                    order_ref(f"flatten{int(self.view.now().timestamp())}", LegRole.FLATTEN)))
+        self.act.publish(Flattened(symbols=tuple(sorted(positions)), order_ids=tuple(ids),
+                                   reason="flatten all"))
         return ids
