@@ -5,10 +5,9 @@ ib_insync's events into Qt signals carrying Sigma9's own immutable models.
 Only the ``*Async`` ib_insync API is used: the connector lives on the
 qasync loop (or any running asyncio loop), never a nested or blocking one.
 
-Reconnect: a drop that Sigma9 did not ask for starts a backoff loop
-(initial -> max delay, doubling). Once back, market data is resubscribed
-and ``reconnected`` is emitted so the OrderManager reconciles with the
-broker. Codes 1100/1101/1102 (TWS lost / regained IB's servers) are
+Connecting, the handshake's failures and reconnecting (a backoff loop, then market data
+resubscribed and ``reconnected`` emitted so the OrderManager reconciles) live in ``link``.
+Codes 1100/1101/1102 (TWS lost / regained IB's servers) are
 reflected in the connection state; 1101 also resubscribes market data.
 
 Every other IB code is decided by the table in ``ib_codes`` (docs/ib-codes.md): only a
@@ -38,13 +37,12 @@ from backend.broker import mapping
 from backend.broker.bounds import AbsurdValue
 from backend.broker.errors import (
     BrokerError,
-    ConnectFailed,
     NotConnected,
     UnknownSymbol,
     check_may_send,
-    explain_connect_failure,
 )
 from backend.broker.inbound import Inbound
+from backend.broker.link import Link
 from backend.broker.market_data import MarketDataFeed
 from backend.broker.order_codes import OrderCodes
 from backend.broker.trail_stops import follow_trail_stops
@@ -95,19 +93,15 @@ class IBKRConnector(QObject):
         self.account = ""
         self.state = ConnectionState.DISCONNECTED
         self._contracts: dict[str, tuple[Contract, ContractInfo]] = {}
-        self._want_connected = False
-        self._reconnect_task: asyncio.Task | None = None
-        self._saw_326 = False
-        self._refused: asyncio.Future | None = None
         self._tasks: set[asyncio.Task] = set()
         self.market = MarketDataFeed(self)
         self.codes = OrderCodes(self)
         self.inbound = Inbound(self)
         self.inbound.attach()
         self._on_error = self.inbound.on_error  # the tests speak IB codes to it directly
-        self.ib.disconnectedEvent += self._on_disconnected
+        self.link = Link(self)
         self.ib.pendingTickersEvent += self.market.on_pending_tickers
-        follow_trail_stops(ib, self._on_order_status)  # the live trail stop (ib_async #102)
+        follow_trail_stops(self.ib, self.inbound.on_order_status)  # live trail (ib_async #102)
 
     @classmethod
     def from_settings(cls, broker) -> IBKRConnector:
@@ -127,86 +121,11 @@ class IBKRConnector(QObject):
         self.connection_state.emit(state, message)
 
     async def connect(self) -> None:
-        """Connect and sync; raises ConnectFailed with one readable sentence.
-
-        Automatic reconnects are wanted only once a connection has been made: the
-        disconnect that cleans up a failed first attempt must not start the retry loop.
-        """
-        self._want_connected = False
-        self._set_state(ConnectionState.CONNECTING, f"connecting to {self.host}:{self.port}")
-        try:
-            await self._connect_once()
-        except ConnectFailed as exc:
-            self._set_state(ConnectionState.DISCONNECTED, str(exc))
-            raise
-        self._want_connected = True
-
-    async def _connect_once(self) -> None:
-        self._saw_326 = False
-        loop = asyncio.get_event_loop()
-        self._refused = loop.create_future()
-        attempt = loop.create_task(self.ib.connectAsync(
-            self.host, self.port, clientId=self.client_id, timeout=self.timeout,
-            account=self.requested_account))
-        try:
-            # TWS answers a clientId in use with 326 and a closed socket; ib_insync would
-            # wait out its whole timeout, so stop waiting as soon as the 326 is seen.
-            await asyncio.wait({attempt, self._refused}, return_when=asyncio.FIRST_COMPLETED)
-            if not attempt.done():
-                attempt.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await attempt
-                raise ConnectionError("client id in use")
-            attempt.result()
-        except (Exception, asyncio.TimeoutError) as exc:
-            self.ib.disconnect()
-            raise ConnectFailed(explain_connect_failure(
-                exc, self.host, self.port, self.client_id, self.timeout, self._saw_326)) from None
-        accounts = self.ib.managedAccounts()
-        if self.requested_account and self.requested_account not in accounts:
-            self.ib.disconnect()
-            raise ConnectFailed(f"account {self.requested_account} is not managed by this "
-                                f"login (it manages {', '.join(accounts) or 'none'})")
-        self.account = self.requested_account or (accounts[0] if accounts else "")
-        self._set_state(ConnectionState.CONNECTED,
-                        f"connected to {self.host}:{self.port} as client {self.client_id}, "
-                        f"account {self.account}")
-        self.inbound.emit_positions()
+        """Connect and sync; raises ConnectFailed with one readable sentence (``link``)."""
+        await self.link.connect()
 
     async def disconnect(self) -> None:
-        self._want_connected = False
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-            self._reconnect_task = None
-        self.market.forget_tickers()
-        self.ib.disconnect()
-        self._set_state(ConnectionState.DISCONNECTED, "disconnected")
-
-    def _on_disconnected(self) -> None:
-        # ib_insync may fire this twice for one drop (ib_async #207): stay idempotent.
-        if not self._want_connected or self._reconnect_task is not None:
-            return
-        self.market.forget_tickers()
-        self._set_state(ConnectionState.RECONNECTING, "connection lost; reconnecting")
-        self._reconnect_task = asyncio.get_event_loop().create_task(self._reconnect_loop())
-
-    async def _reconnect_loop(self) -> None:
-        delay, ceiling = self.reconnect_delays
-        try:
-            while self._want_connected:
-                await asyncio.sleep(delay)
-                try:
-                    await self._connect_once()
-                except ConnectFailed as exc:
-                    self._set_state(ConnectionState.RECONNECTING,
-                                    f"{exc}; retrying in {min(delay * 2, ceiling):g}s")
-                    delay = min(delay * 2, ceiling)
-                    continue
-                await self.market.resubscribe()
-                self.reconnected.emit()
-                return
-        finally:
-            self._reconnect_task = None
+        await self.link.disconnect()
 
     # -- contracts -------------------------------------------------------------
     async def contract_info(self, symbol: str) -> ContractInfo:
@@ -321,6 +240,18 @@ class IBKRConnector(QObject):
             raise BrokerError(f"order {order_id} is not known to this session")
         self.ib.cancelOrder(trade.order)
 
+    def cancel_order_id(self, order_id: str) -> None:
+        """Cancel by id an order this session may not know: what a drop in the middle of a
+        chain left untransmitted at TWS (ib_insync forgets every order on a disconnect, and
+        TWS keeps untransmitted orders, ib_insync #71). IB answers 202 or 10147 (not found);
+        either is only logged (docs/reliability.md, "Recovery rules")."""
+        self._require_connection()
+        trade = self._trade(order_id)
+        if trade is not None:
+            self.ib.cancelOrder(trade.order)
+        else:
+            self.ib.client.cancelOrder(int(order_id), "")
+
     def cancel_all_orders(self) -> None:
         """reqGlobalCancel: every open order of the account, whichever client sent it."""
         self._require_connection()
@@ -339,14 +270,27 @@ class IBKRConnector(QObject):
         return values
 
     def get_open_orders(self) -> list[OrderRecord]:
-        return [self._record(t) for t in self.ib.openTrades()]
+        return self._sane(self._record, self.ib.openTrades(), "an open order")
 
     def get_all_orders(self) -> list[OrderRecord]:
-        return [self._record(t) for t in self.ib.trades()]
+        return self._sane(self._record, self.ib.trades(), "an order")
 
     def get_positions(self) -> list[Position]:
-        return [mapping.position_to_model(p, self.market.last_price(p.contract.symbol))
-                for p in self.ib.positions(self.account or "") if p.position]
+        return self._sane(lambda p: mapping.position_to_model(
+            p, self.market.last_price(p.contract.symbol)),
+            [p for p in self.ib.positions(self.account or "") if p.position], "a position")
+
+    @staticmethod
+    def _sane(convert, items, what: str) -> list:
+        """Each item mapped; one the mapping refuses (``AbsurdValue``) is logged and left
+        out, so one absurd report cannot hide the others."""
+        out = []
+        for item in items:
+            try:
+                out.append(convert(item))
+            except AbsurdValue as exc:
+                log.warning("refused %s: %s; left out", what, exc)
+        return out
 
     async def server_time(self) -> tuple[datetime, float]:
         """The broker's clock and the round trip that read it, in seconds.

@@ -17,18 +17,27 @@ Decisions worth knowing (docs/ib-orders.md numbers in brackets):
   stays in ``broker_status``. A later known status may still replace it (see state_machine).
 - Prices go to IB as ``float(str(decimal))`` — the float nearest the exact decimal text — and
   come back as ``Decimal(str(float))``, the shortest text that round-trips.
+- Every figure that comes back is checked against ``bounds`` first: a negative or absurd
+  quantity, price, fill, commission or position refuses the whole report (``AbsurdValue``,
+  one sentence), as does an action or order type Sigma9 does not trade. The connector logs
+  and drops it; nothing downstream ever holds the figure.
+- IB's completed orders carry orderId 0, whoever sent them, so they are keyed by their
+  permanent id: ``perm-<permId>`` (:func:`order_key`); the record keeps ``perm_id`` too.
 """
 
 from __future__ import annotations
 
 import math
 from decimal import Decimal
+from typing import Any
 
 from ib_insync import CommissionReport, Fill, Order, Trade
 from ib_insync import Position as IbPosition
 from ib_insync import PriceCondition as IbPriceCondition
 from ib_insync.util import UNSET_DOUBLE
 
+from backend.broker import bounds
+from backend.broker.bounds import AbsurdValue
 from backend.core.models import (
     FillRecord,
     LegRole,
@@ -115,11 +124,31 @@ def decimal_price(value: float) -> Decimal | None:
     return Decimal(str(value))
 
 
-def whole_shares(value: float, what: str = "quantity") -> int:
-    """IB sends quantities as floats (fractional shares exist); Sigma9 trades whole shares."""
-    if not math.isfinite(value) or value != int(value):
-        raise ValueError(f"{what} {value} is not a whole number of shares")
-    return int(value)
+def whole_shares(value: float, what: str = "quantity", signed: bool = False) -> int:
+    """IB sends quantities as floats (fractional shares exist); Sigma9 trades whole shares,
+    never negative ones (``signed``: a position, short below 0), never beyond the bounds."""
+    return bounds.shares(value, what, signed=signed)
+
+
+def broker_price(value: float, what: str) -> Decimal | None:
+    """An order's price as IB reports it: None for IB's unset sentinel, else within bounds."""
+    if value is None or value == UNSET_DOUBLE:
+        return None
+    return bounds.price(value, what)
+
+
+def order_key(order_id: int, perm_id: int) -> str:
+    """Sigma9's key of an order IB reports: its order id, or ``perm-<permId>`` when IB sends
+    orderId 0 (completed orders, orders of other clients), which would all collide on "0"."""
+    if order_id:
+        return str(order_id)
+    return f"perm-{perm_id}" if perm_id else "0"
+
+
+def _looked_up(table: dict[str, Any], key: str, what: str, order_id: object) -> Any:
+    if key not in table:
+        raise AbsurdValue(f"{what} {key!r} of order {order_id} is not one Sigma9 trades")
+    return table[key]
 
 
 def _check_prices(intent: OrderIntent) -> None:
@@ -220,26 +249,41 @@ def _avg_fill_price(trade: Trade) -> Decimal | None:
 
 
 def trade_to_record(trade: Trade, role: LegRole, signal_id: str) -> OrderRecord:
-    """A snapshot of ``trade`` as an OrderRecord; ``role`` and ``signal_id`` are Sigma9's own."""
+    """A snapshot of ``trade`` as an OrderRecord; ``role`` and ``signal_id`` are Sigma9's own.
+
+    Raises AbsurdValue (one sentence) for a report outside ``bounds`` or of a kind Sigma9
+    does not trade: the report is refused whole, never stored in part.
+    """
     order, status = trade.order, trade.orderStatus
-    quantity = whole_shares(order.totalQuantity, "order quantity")
-    filled = whole_shares(_filled_shares(trade), "filled quantity")
+    key = order_key(order.orderId, order.permId)
+    side = _looked_up(IB_ACTION_TO_SIDE, order.action, "action", key)
+    order_type = _looked_up(IB_TO_ORDER_TYPE, order.orderType, "order type", key)
+    quantity = whole_shares(order.totalQuantity, f"quantity of order {key}")
+    for fill in trade.fills:
+        _check_execution(fill, key)
+    whole_shares(status.filled, f"filled quantity of order {key}")
+    if order.filledQuantity != UNSET_DOUBLE:
+        whole_shares(order.filledQuantity, f"filled quantity of order {key}")
+    filled = whole_shares(_filled_shares(trade), f"filled quantity of order {key}")
+    if status.avgFillPrice and status.avgFillPrice != UNSET_DOUBLE:
+        bounds.price(status.avgFillPrice, f"average fill price of order {key}")
     is_trail = order.orderType == "TRAIL"
-    aux = decimal_price(order.auxPrice)
+    aux = broker_price(order.auxPrice, f"stop price of order {key}")
     last = trade.log[-1] if trade.log else None
     return OrderRecord(
-        order_id=str(order.orderId),
+        order_id=key,
         symbol=trade.contract.symbol,
-        side=IB_ACTION_TO_SIDE[order.action],
-        order_type=IB_TO_ORDER_TYPE[order.orderType],
+        side=side,
+        order_type=order_type,
         quantity=quantity,
         status=order_status_from_ib(status.status, filled, quantity - filled),
         role=role,
         filled=filled,
         avg_fill_price=_avg_fill_price(trade) if filled else None,
-        limit_price=decimal_price(order.lmtPrice),
+        limit_price=broker_price(order.lmtPrice, f"limit price of order {key}"),
         # For TRAIL, the stop is the current trailing level; auxPrice is the distance.
-        stop_price=decimal_price(order.trailStopPrice) if is_trail else aux,
+        stop_price=(broker_price(order.trailStopPrice, f"trailing stop of order {key}")
+                    if is_trail else aux),
         trail_amount=aux if is_trail else None,
         parent_id=str(order.parentId) if order.parentId else "",
         oca_group=order.ocaGroup,
@@ -247,7 +291,14 @@ def trade_to_record(trade: Trade, role: LegRole, signal_id: str) -> OrderRecord:
         broker_status=status.status,
         message=last.message if last else "",
         updated_at=last.time if last else None,
+        perm_id=order.permId or 0,
     )
+
+
+def _check_execution(fill: Fill, order_key_: str) -> None:
+    what = f"execution {fill.execution.execId} of order {order_key_}"
+    bounds.shares(fill.execution.shares, f"size of {what}", positive=True)
+    bounds.price(fill.execution.price, f"price of {what}", positive=True)
 
 
 def _reported(report: CommissionReport) -> bool:
@@ -264,20 +315,27 @@ def fill_to_record(fill: Fill) -> FillRecord:
     simply add them up. IB's realized P&L is net of the commissions of both sides.
     """
     execution, report = fill.execution, fill.commissionReport
+    what = f"execution {execution.execId}"
+    side = _looked_up(IB_EXEC_SIDE_TO_SIDE, execution.side, "side", execution.orderId)
+    quantity = bounds.shares(execution.shares, f"size of {what}", positive=True)
+    price = bounds.price(execution.price, f"price of {what}", positive=True)
     reported = _reported(report)
     realized = None
+    commission = Decimal(0)
     if reported:
-        realized = decimal_price(report.realizedPNL)
-        realized = Decimal(0) if realized is None else realized
+        commission = bounds.money(report.commission, f"commission of {what}")
+        unset = report.realizedPNL is None or report.realizedPNL == UNSET_DOUBLE
+        realized = (Decimal(0) if unset
+                    else bounds.money(report.realizedPNL, f"realized P&L of {what}"))
     return FillRecord(
         exec_id=execution.execId,
         order_id=str(execution.orderId),
         symbol=fill.contract.symbol,
-        side=IB_EXEC_SIDE_TO_SIDE[execution.side],
-        quantity=whole_shares(execution.shares, "execution size"),
-        price=Decimal(str(execution.price)),
+        side=side,
+        quantity=quantity,
+        price=price,
         time=execution.time,
-        commission=Decimal(str(report.commission)) if reported else Decimal(0),
+        commission=commission,
         realized_pnl=realized,
     )
 
@@ -288,10 +346,12 @@ def position_to_model(ib_position: IbPosition, market_price: Decimal | None = No
     IB's ``avgCost`` for stocks already includes the opening commission, so the unrealized
     figure is net of it. Realized P&L and commissions come from the journal, not from here.
     """
+    symbol = ib_position.contract.symbol
+    quantity = whole_shares(ib_position.position, f"position in {symbol}", signed=True)
+    bounds.price(abs(ib_position.avgCost), f"average cost of {symbol}")  # either sign
     avg_cost = Decimal(str(ib_position.avgCost))
-    quantity = whole_shares(ib_position.position, "position")
     unrealized = (market_price - avg_cost) * quantity if market_price is not None else Decimal(0)
-    return Position(symbol=ib_position.contract.symbol, quantity=quantity, avg_cost=avg_cost,
+    return Position(symbol=symbol, quantity=quantity, avg_cost=avg_cost,
                     unrealized_pnl=unrealized, market_price=market_price)
 
 

@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import json
 import socket
-import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
@@ -165,7 +164,7 @@ async def test_connect_emits_connecting_then_connected_with_the_paper_account(si
     assert not connector.is_connected()
     await eventually(lambda: sim.connected_clients() == [], what="the broker to see us go")
     await asyncio.sleep(0.3)  # longer than the reconnect delay: a wanted disconnect stays
-    assert sim.connected_clients() == [] and connector._reconnect_task is None
+    assert sim.connected_clients() == [] and connector.link.reconnect_task is None
     assert recorder.by_signal["reconnected"] == []
 
 
@@ -183,19 +182,19 @@ async def test_connect_refuses_an_account_this_login_does_not_manage(sim):
 
 async def test_connect_to_a_closed_port_fails_with_one_sentence():
     port = unused_port()
-    connector = make_connector(port)
+    # A refusal must not wait out the timeout: with an hour of it, only an answer to the
+    # refusal itself ends connect() before the guard does.
+    connector = make_connector(port, timeout=3600)
     recorder = Recorder(connector)
-    started = time.monotonic()
     with pytest.raises(ConnectFailed) as failure:
-        await connector.connect()
+        await asyncio.wait_for(connector.connect(), 30)
     message = str(failure.value)
     assert_one_sentence(message)
     assert message.startswith(f"nothing is listening on 127.0.0.1:{port}")
     assert "start TWS or IB Gateway" in message
-    assert time.monotonic() - started < 1.5
     assert recorder.states() == [ConnectionState.CONNECTING, ConnectionState.DISCONNECTED]
     assert recorder.by_signal["connection_state"][-1][1] == message
-    assert not connector.is_connected() and connector._reconnect_task is None
+    assert not connector.is_connected() and connector.link.reconnect_task is None
 
 
 async def test_connect_with_a_client_id_in_use_fails_with_one_sentence(sim):
@@ -221,10 +220,13 @@ async def test_connect_with_a_client_id_in_use_fails_with_one_sentence(sim):
 
 async def test_connect_to_a_silent_server_times_out_with_one_sentence():
     release = asyncio.Event()
+    hung_up = asyncio.Event()
     writers = []
 
     async def never_answer(reader, writer) -> None:
         writers.append(writer)
+        await reader.read()  # the client's handshake, then its end of the stream
+        hung_up.set()
         await release.wait()
         writer.close()
 
@@ -232,16 +234,16 @@ async def test_connect_to_a_silent_server_times_out_with_one_sentence():
     port = server.sockets[0].getsockname()[1]
     try:
         connector = make_connector(port, timeout=0.3)
-        started = time.monotonic()
         with pytest.raises(ConnectFailed) as failure:
             await connector.connect()
-        elapsed = time.monotonic() - started
         message = str(failure.value)
         assert_one_sentence(message)
+        # The sentence is the timeout's own (not a refusal's or a drop's): it waited for
+        # the handshake, and then stopped.
         assert message.startswith(f"no API handshake from 127.0.0.1:{port} within 0.3s")
         assert writers, "the server did accept the connection"
-        assert 0.25 <= elapsed < 1.5
         assert connector.state is ConnectionState.DISCONNECTED and not connector.is_connected()
+        await asyncio.wait_for(hung_up.wait(), 5)  # no half-open socket is left behind
     finally:
         release.set()
         server.close()
@@ -345,7 +347,7 @@ async def test_disconnect_while_reconnecting_stops_the_retries(sim):
     await eventually(lambda: connector.state is ConnectionState.RECONNECTING,
                      what="reconnecting")
     await connector.disconnect()
-    assert connector.state is ConnectionState.DISCONNECTED and connector._reconnect_task is None
+    assert connector.state is ConnectionState.DISCONNECTED and connector.link.reconnect_task is None
     await asyncio.sleep(0.9)  # past the freeze: a live retry loop would be connected again
     assert sim.connected_clients() == []
     assert recorder.by_signal["reconnected"] == []
@@ -355,6 +357,10 @@ async def test_disconnect_while_reconnecting_stops_the_retries(sim):
 async def test_codes_1100_and_1102_track_tws_losing_and_regaining_ib(connected, sim):
     connector, recorder = connected
     await connector.market.subscribe("AAPL")
+    # The subscription reaches the broker after subscribe() returns: wait for it there, or
+    # a loaded machine reads "no requests" here and sees the late one below (4 of 5 runs).
+    await eventually(lambda: len(market_data_requests(sim)) == 1,
+                     what="the market-data request at the broker")
     requests = market_data_requests(sim)
 
     connector._on_error(-1, 1100, "Connectivity between IB and TWS has been lost.", None)
@@ -367,7 +373,9 @@ async def test_codes_1100_and_1102_track_tws_losing_and_regaining_ib(connected, 
                         "data maintained.", None)
     assert connector.state is ConnectionState.CONNECTED
     assert recorder.states()[-2:] == [ConnectionState.BROKER_LOST, ConnectionState.CONNECTED]
-    await asyncio.sleep(0.2)
+    assert not connector._tasks, "1102 starts no resubscription"
+    # A round trip orders the proof: whatever we sent before it, the broker has read.
+    await connector.server_time()
     assert market_data_requests(sim) == requests, "1102: data kept, nothing re-requested"
     assert recorder.by_signal["reconnected"] == []
 

@@ -461,3 +461,118 @@ def test_condition_direction_and_price_are_carried():
     assert [(c.price, c.isMore, c.conId) for c in order.conditions] == [
         (180.55, False, CON_ID), (195.10, True, CON_ID)]
     assert order.conditionsCancelOrder is True
+
+
+# ---------------------------------------------------------------- absurd reports, refused whole
+# What the broker reports is checked at this boundary: a figure no real order, fill or
+# position has is refused with one sentence naming it, before any model holds it. Before,
+# a quantity of 1e30 passed (finite and whole) and crashed the journal; -100 became "BUY -100".
+
+def _refused(call, fragment: str) -> str:
+    from backend.broker.bounds import AbsurdValue
+
+    with pytest.raises(AbsurdValue) as info:
+        call()
+    message = str(info.value)
+    assert "\n" not in message and ". " not in message and len(message) < 200
+    assert fragment in message, message
+    return message
+
+
+@pytest.mark.parametrize(("changes", "fragment"), [
+    ({"totalQuantity": 1e30}, "quantity of order 102 1e+30 from the broker is outside"),
+    ({"totalQuantity": -100.0}, "quantity of order 102 -100 from the broker is outside 0.."),
+    ({"totalQuantity": float("nan")}, "not a finite number"),
+    ({"totalQuantity": float("inf")}, "not a finite number"),
+    ({"auxPrice": -5.0}, "stop price of order 102 -5 from the broker is outside"),
+    ({"auxPrice": 1e12}, "stop price of order 102 1e+12"),
+    ({"orderType": "STP", "lmtPrice": 1e200}, "limit price of order 102"),
+    ({"action": "SSHORT"}, "action 'SSHORT' of order 102 is not one Sigma9 trades"),
+    ({"orderType": "LOC"}, "order type 'LOC' of order 102 is not one Sigma9 trades"),
+], ids=["1e30-shares", "negative-shares", "nan-shares", "inf-shares", "negative-stop",
+        "huge-stop", "huge-limit", "unknown-action", "unknown-type"])
+def test_trade_to_record_refuses_absurd_orders(changes, fragment):
+    trade = _trade(_stop_order(**changes), "Submitted", 0, 100)
+
+    _refused(lambda: trade_to_record(trade, LegRole.MANUAL, ""), fragment)
+
+
+@pytest.mark.parametrize(("status", "filled", "avg", "fragment"), [
+    ("Filled", 1e30, 187.0, "filled quantity of order 102"),
+    ("Filled", -100.0, 187.0, "filled quantity of order 102 -100"),
+    ("Filled", 100.0, -187.0, "average fill price of order 102 -187"),
+])
+def test_trade_to_record_refuses_absurd_fill_counts(status, filled, avg, fragment):
+    trade = _trade(_stop_order(), status, filled, 0, avg=avg)
+
+    _refused(lambda: trade_to_record(trade, LegRole.MANUAL, ""), fragment)
+
+
+def test_trade_to_record_refuses_an_absurd_execution_inside_the_trade():
+    trade = _trade(_stop_order(), "Submitted", 0, 100, fills=[_fill(1e30, 183.62)])
+
+    _refused(lambda: trade_to_record(trade, LegRole.MANUAL, ""),
+             "size of execution 0001.01 of order 102 1e+30")
+
+
+@pytest.mark.parametrize(("shares", "price", "report", "fragment"), [
+    (1e30, 10.0, None, "size of execution e 1e+30"),
+    (-100.0, 10.0, None, "size of execution e -100 from the broker is outside 1.."),
+    (0.0, 10.0, None, "size of execution e 0 from the broker is outside 1.."),
+    (100.0, 0.0, None, "price of execution e 0 from the broker is outside above 0.."),
+    (100.0, -3.0, None, "price of execution e -3"),
+    (100.0, float("nan"), None, "price of execution e nan from the broker is not a finite"),
+    (100.0, 10.0, CommissionReport(execId="e", commission=1e20, realizedPNL=0.0),
+     "commission of execution e 1e+20"),
+    (100.0, 10.0, CommissionReport(execId="e", commission=1.0, realizedPNL=-1e15),
+     "realized P&L of execution e -1e+15"),
+    (100.0, 10.0, CommissionReport(execId="e", commission=float("inf")),
+     "commission of execution e inf from the broker is not a finite number"),
+])
+def test_fill_to_record_refuses_absurd_executions(shares, price, report, fragment):
+    _refused(lambda: fill_to_record(_fill(shares, price, "e", report=report)), fragment)
+
+
+def test_fill_to_record_refuses_an_unknown_side():
+    _refused(lambda: fill_to_record(_fill(100.0, 10.0, "e", side="XXX")),
+             "side 'XXX' of order 102 is not one Sigma9 trades")
+
+
+@pytest.mark.parametrize(("qty", "avg", "fragment"), [
+    (1e30, 10.0, "position in AAPL 1e+30"),
+    (-1e30, 10.0, "position in AAPL -1e+30"),
+    (100.0, 1e300, "average cost of AAPL 1e+300"),
+    (100.0, float("nan"), "average cost of AAPL nan"),
+])
+def test_position_to_model_refuses_absurd_positions(qty, avg, fragment):
+    ib_position = IbPosition(ACCOUNT, Stock("AAPL", "SMART", "USD", conId=CON_ID), qty, avg)
+
+    _refused(lambda: position_to_model(ib_position), fragment)
+
+
+def test_the_widest_sane_figures_still_map():
+    order = _stop_order(totalQuantity=1e9, auxPrice=9_999_999.99)
+    record = trade_to_record(_trade(order, "Submitted", 0, 1e9), LegRole.MANUAL, "")
+    assert record.quantity == 10**9 and record.stop_price == Decimal("9999999.99")
+    short = position_to_model(IbPosition(ACCOUNT, Stock("AAPL", "SMART", "USD"), -1e9, 5.0))
+    assert short.quantity == -10**9
+
+
+# ---------------------------------------------------------------- keyed by permId
+
+def test_orders_reported_without_an_order_id_are_keyed_by_perm_id():
+    # IB's completed orders carry orderId 0 whoever sent them: keyed "0", they collided.
+    first = trade_to_record(_trade(_stop_order(orderId=0, permId=1_234_567), "Cancelled"),
+                            LegRole.MANUAL, "")
+    second = trade_to_record(_trade(_stop_order(orderId=0, permId=7_654_321), "Filled", 100,
+                                    0, avg=183.62), LegRole.MANUAL, "")
+
+    assert (first.order_id, first.perm_id) == ("perm-1234567", 1_234_567)
+    assert (second.order_id, second.perm_id) == ("perm-7654321", 7_654_321)
+
+
+def test_an_order_with_an_id_keeps_it_and_records_its_perm_id():
+    record = trade_to_record(_trade(_stop_order(permId=99), "Submitted", 0, 100),
+                             LegRole.SAFETY_STOP, "sig42")
+
+    assert (record.order_id, record.perm_id) == ("102", 99)
