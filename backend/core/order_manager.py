@@ -65,7 +65,7 @@ from backend.core.protection import EXIT_ROLES, Protection
 from backend.core.recovery import Recovery
 from backend.core.recovery_rules import LOST_OUTCOME, is_lost, retry_refusal
 from backend.core.signal import MalformedSignal, Signal, SignalRefused, parse_signal
-from backend.core.state_machine import InvalidTransition, transition
+from backend.core.state_machine import TRANSITIONS, UpdateRefused, apply_update, surprise
 from backend.core.tasks import StateWaiter, TaskSupervisor
 from backend.core.trade_view import OmsActions
 from backend.core.trader_desk import TraderDesk
@@ -115,6 +115,8 @@ class OrderManager:
         self.recovery = Recovery(self, broker, actions, self.protection)
         """Reconciliation after a connect, a reconnect or a restart."""
         self.desk = TraderDesk(self)
+        self.refused_updates: set[tuple[str, str]] = set()
+        """(order id, edge) of updates the state machine refused: alerted and re-read once."""
         self.closed = False
 
     @property
@@ -331,6 +333,11 @@ class OrderManager:
         """Cancel the position's exit group, then sell what is held at market; the sell's id."""
         return await self.desk.close_position(symbol)
 
+    async def place_manual(self, symbol: str, side: str, quantity: object, **ticket: Any
+                           ) -> list[str]:
+        """The order ticket: a manual order through the entry's checks (TraderDesk)."""
+        return await self.desk.place_manual(symbol, side, quantity, **ticket)
+
     # -- queries ----------------------------------------------------------------
     def track_order(self, order_id: str) -> OrderStatus:
         record = self.orders.get(order_id)
@@ -344,7 +351,6 @@ class OrderManager:
                    if r.signal_id == signal_id and r.role is LegRole.ENTRY]
         return next((r for r in reversed(entries) if not is_lost(r)),
                     entries[-1] if entries else None)
-
 
     def trade_orders(self, signal_id: str) -> list[OrderRecord]:
         """Every order of a trade: entry, exits of every group, closing orders."""
@@ -400,7 +406,8 @@ class OrderManager:
         known = self.orders.get(record.order_id)
         if known is not None and not record.signal_id:
             record = _merge_identity(record, known)
-        self._store(record, known)
+        if not self._store(record, known):
+            return
         if record.status is OrderStatus.INACTIVE and record.role is not LegRole.MANUAL:
             self._leg_failed(record, record.message or "order inactive at the broker")
         if record.role is LegRole.ENTRY and record.filled > 0:
@@ -412,13 +419,16 @@ class OrderManager:
         if known is None:
             log.warning("error for unknown order %s: %s", order_id, message)
             return
-        if known.status is OrderStatus.FILLED:
-            log.warning("error for filled order %s ignored: %s", order_id, message)
+        if OrderStatus.ERROR not in TRANSITIONS[known.status]:
+            # Only FILLED: nothing un-fills it, and IB does report errors for done orders (a
+            # late cancel is answered with 10148); the table refuses the edge, quietly.
+            log.warning("error for %s order %s ignored: %s", known.status.value, order_id,
+                        message)
             return
         failed = dataclasses.replace(known, status=OrderStatus.ERROR, message=message,
                                      updated_at=self.now())
-        self._store(failed, known)
-        self._leg_failed(failed, message)
+        if self._store(failed, known):
+            self._leg_failed(failed, message)
 
     def on_order_warning(self, order_id: str, code: int, text: str) -> None:
         """IB spoke about a working order without ending it (docs/ib-codes.md): noted only.
@@ -474,16 +484,21 @@ class OrderManager:
             self.marks[quote.symbol] = quote.last
             self.desk.note_activation(quote.symbol, quote.last)
 
-    def _store(self, record: OrderRecord, known: OrderRecord | None) -> None:
+    def _store(self, record: OrderRecord, known: OrderRecord | None) -> bool:
+        """The one path by which an order's record changes: checked by the state machine
+        (``apply_update``), then journalled and published. A refused update is not stored
+        (``_refuse_update``); returns whether ``record`` was stored."""
         if self.closed:
             log.debug("order %s after close: left to the next reconciliation",
                       record.order_id)
-            return
-        if known is not None and known.status is not record.status:
-            try:
-                transition(known.status, record.status)
-            except InvalidTransition as exc:
-                log.warning("order %s: %s; keeping the broker's word", record.order_id, exc)
+            return False
+        checked = apply_update(known, record)
+        if isinstance(checked, UpdateRefused):
+            self._refuse_update(checked)
+            return False
+        if known is not None and (why := surprise(known.status, record.status)):
+            log.info("order %s: %s -> %s: %s", record.order_id, known.status.value,
+                     record.status.value, why)
         self.orders[record.order_id] = record
         self.journal.upsert_order(record)
         if known is None or known.status is not record.status:
@@ -492,6 +507,23 @@ class OrderManager:
                                               record.broker_status, record.message)
         self.publish(OrderUpdated(record))
         self.waiter.notify()
+        return True
+
+    def _refuse_update(self, refused: UpdateRefused) -> None:
+        """Log it; tell the trader once per order and edge (IB repeats statuses); ask the
+        broker for its word on the order once, if the port can re-read one."""
+        key = (refused.order_id, refused.edge)
+        first = key not in self.refused_updates
+        self.refused_updates.add(key)
+        reread = getattr(self.broker, "reread_order", None)
+        message = f"{refused.reason}; not stored" + (
+            ", re-reading the order from the broker" if first and reread else "")
+        log.warning(message)
+        if not first:
+            return
+        self.publish(Alert(message=message, symbol=refused.symbol, order_id=refused.order_id))
+        if reread is not None:
+            self.tasks.spawn(reread(refused.order_id), f"re-read of order {refused.order_id}")
 
 
 def _merge_identity(record: OrderRecord, known: OrderRecord) -> OrderRecord:
