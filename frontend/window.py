@@ -56,7 +56,7 @@ from frontend.widgets.log_panel import LogPanel
 from frontend.widgets.status_bar import TerminalStatusBar
 from frontend.widgets.strategy_panel import StrategyPanel, contract_checker
 from frontend.widgets.table_view import FilteredTable
-from frontend.window_controls import QuitGuard, focused_table, install_controls, row_menu
+from frontend.window_controls import QuitGuard, install_controls, row_menu
 
 log = logging.getLogger("sigma9.ui")
 Confirm = Callable[[str, str], "bool | Awaitable[bool]"]
@@ -356,20 +356,6 @@ class MainWindow(QMainWindow):
             self.chart_panel.set_symbol(symbol)
             self.memory.save_chart_symbol(self.chart_panel.symbol)
             self.ticket.set_symbol(self.chart_panel.symbol)
-
-    def focus_ticket(self) -> None:
-        self.docks["ticket"].show()
-        self.docks["ticket"].raise_()
-        self.ticket.symbol_edit.setFocus()
-        self.ticket.symbol_edit.selectAll()
-
-    def focus_filter(self) -> None:
-        tables = {"orders": self.orders_table, "positions": self.positions_table,
-                  "executions": self.executions_table}
-        table = focused_table(list(tables.values()), self.orders_table, self.focusWidget())
-        self.docks[next(k for k, t in tables.items() if t is table)].raise_()
-        table.filter_edit.setFocus()
-        table.filter_edit.selectAll()
 
     # -- lifecycle -----------------------------------------------------------------------
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task:

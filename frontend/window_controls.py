@@ -37,7 +37,7 @@ class Control:
 
 
 CONTROLS: tuple[Control, ...] = (
-    Control("&Trading", "Order &ticket", "Ctrl+N", lambda w: w.focus_ticket(),
+    Control("&Trading", "Order &ticket", "Ctrl+N", lambda w: focus_ticket(w),
             "type a manual order, checked as a signal's entry is"),
     Control("&Trading", "&Close selected position…", "Ctrl+Shift+C",
             lambda w: w._on_close_clicked(),
@@ -48,7 +48,7 @@ CONTROLS: tuple[Control, ...] = (
             "cancel every order and close every position at market (asks first)"),
     Control("&Trading", "&Quit", "Ctrl+Q", lambda w: w.close(),
             "quit Sigma9 (asks first while armed or holding shares)"),
-    Control("&View", "&Filter the table", "Ctrl+F", lambda w: w.focus_filter(),
+    Control("&View", "&Filter the table", "Ctrl+F", lambda w: focus_filter(w),
             "type to filter the table in focus (the orders when none is)"),
 )
 
@@ -81,6 +81,23 @@ def install_controls(window: MainWindow) -> dict[str, QAction]:
         control = shortcuts[label]
         button.setToolTip(with_shortcut(button.toolTip() or control.tip, control.shortcut))
     return actions
+
+
+def focus_ticket(window: MainWindow) -> None:
+    window.docks["ticket"].show()
+    window.docks["ticket"].raise_()
+    window.ticket.symbol_edit.setFocus()
+    window.ticket.symbol_edit.selectAll()
+
+
+def focus_filter(window: MainWindow) -> None:
+    """Ctrl+F: the filter box of the table in focus (the orders' when none is)."""
+    tables = {"orders": window.orders_table, "positions": window.positions_table,
+              "executions": window.executions_table}
+    table = focused_table(list(tables.values()), window.orders_table, window.focusWidget())
+    window.docks[next(k for k, t in tables.items() if t is table)].raise_()
+    table.filter_edit.setFocus()
+    table.filter_edit.selectAll()
 
 
 def focused_table(tables: Sequence, fallback, focus=None):

@@ -9,9 +9,10 @@ Where the numbers come from:
   ``BuyingPower``, kept updated by the reqAccountUpdates subscription ib_insync opens at
   connect; the simulator answers it too, ``backend/sim/account.py``), read through
   ``connector.account_values()``. Sigma9 does not compute margin itself.
-- Realized and unrealized P&L are the OMS's, from its fills and marks (``manager``), so they
-  agree with the Positions table. Realized counts today's fills only (UTC date of the fill):
-  yesterday's closed trades are not today's P&L.
+- Realized and unrealized P&L are the OMS's portfolio's (``manager.portfolio.day_totals``),
+  so they agree with the Positions table and its totals row. The day starts at midnight
+  US/Eastern (the exchange's day): yesterday's closed trades are not today's P&L, and a
+  position bought yesterday and sold today counts against its real cost basis.
 
 The strip reads on a timer (``refresh``) rather than per tick: the numbers are for glancing,
 and one read per second costs nothing.
@@ -28,6 +29,7 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from backend.core.ledger import books_from_fills
+from backend.core.market_hours import EASTERN
 from backend.core.models import FillRecord, Position
 
 DASH = "—"
@@ -38,23 +40,42 @@ PNL_FIELDS = frozenset({"realized", "unrealized"})
 
 
 def money_text(value: Decimal | None) -> str:
-    """``1,234.50``; a loss in parentheses-free minus form; ``—`` when not known."""
+    """``1,234.50`` (a loss as ``-1,234.50``); ``—`` when not known."""
     return DASH if value is None else f"{value:,.2f}"
 
 
-def day_realized(fills: Iterable[FillRecord], today: datetime) -> Decimal:
-    """Realized P&L (net of commissions) of the trades closed by today's fills."""
-    todays = [f for f in fills if f.time.astimezone(timezone.utc).date() == today.date()]
+def day_start(now: datetime) -> datetime:
+    """Midnight US/Eastern of ``now``'s exchange day: where 'today's P&L' begins."""
+    local = now.astimezone(EASTERN)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def day_realized(fills: Iterable[FillRecord], since: datetime) -> Decimal:
+    """Realized P&L (net of commissions) booked from the fills since ``since`` alone: the
+    fallback for a manager without a portfolio (a yesterday's cost basis is not seen)."""
+    todays = [f for f in fills if (f.time if f.time.tzinfo else f.time.replace(
+        tzinfo=timezone.utc)) >= since]
     return sum((b.realized for b in books_from_fills(todays).values()), Decimal(0))
 
 
-def account_figures(values: Mapping[str, Decimal], positions: Iterable[Position],
-                    fills: Iterable[FillRecord], now: datetime) -> dict[str, Decimal | None]:
-    """The strip's four numbers from the broker's account values and the OMS's books."""
+def account_figures(values: Mapping[str, Decimal], realized: Decimal, unrealized: Decimal
+                    ) -> dict[str, Decimal | None]:
+    """The strip's four numbers: the broker's account values and the OMS's day P&L."""
     return {"net_liquidation": values.get("NetLiquidation"),
             "buying_power": values.get("BuyingPower"),
-            "realized": day_realized(fills, now),
-            "unrealized": sum((p.unrealized_pnl for p in positions), Decimal(0))}
+            "realized": realized, "unrealized": unrealized}
+
+
+def day_pnl(manager: Any, now: datetime) -> tuple[Decimal, Decimal]:
+    """(realized today, unrealized now) from ``manager.portfolio``, else from its fills."""
+    since = day_start(now)
+    portfolio = getattr(manager, "portfolio", None)
+    if portfolio is not None and hasattr(portfolio, "day_totals"):
+        totals = portfolio.day_totals(since)
+        return totals.realized, totals.unrealized
+    positions: Iterable[Position] = manager.get_active_positions()
+    return (day_realized(manager.fills.values(), since),
+            sum((p.unrealized_pnl for p in positions), Decimal(0)))
 
 
 class AccountStrip(QWidget):
@@ -84,8 +105,7 @@ class AccountStrip(QWidget):
     def figures(self) -> dict[str, Decimal | None]:
         connector, manager = self.core.connector, self.core.manager
         values = connector.account_values() if connector.is_connected() else {}
-        return account_figures(values, manager.get_active_positions(),
-                               manager.fills.values(), datetime.now(timezone.utc))
+        return account_figures(values, *day_pnl(manager, datetime.now(timezone.utc)))
 
     def refresh(self) -> None:
         for key, value in self.figures().items():

@@ -87,6 +87,9 @@ def test_flat_and_disarmed_closes_without_a_question(run, sim, tmp_path, qsettin
     async def scenario():
         async with open_terminal(sim, tmp_path, qsettings) as (core, window):
             await connect(qtbot, window, core)
+            status = window.status.state_label.text()
+            assert status.startswith(f"Connected to 127.0.0.1:{sim.port}"), status
+            assert "Connected: connected" not in status
             window.confirm = asked = Asked(False)
             assert window.close() is True
             assert asked.questions == [] and not window.isVisible()
@@ -112,6 +115,8 @@ def test_shortcuts_are_in_the_menus_and_the_tooltips(run, sim, tmp_path, qsettin
             window.orders_table.view.setFocus()
             window.controls["Filter the table"].trigger()
             assert window.focusWidget() is window.orders_table.filter_edit
+            window.controls["Order ticket"].trigger()
+            assert window.focusWidget() is window.ticket.symbol_edit
 
             asked = Asked(False)
             window.confirm = asked

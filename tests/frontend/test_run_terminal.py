@@ -68,8 +68,13 @@ def test_layout_last_connection_and_watchlist_are_remembered(run, sim, tmp_path,
         async with open_terminal(sim, tmp_path, qsettings, mode="AUTO") as (core, window):
             await connect(qtbot, window, core)
             window.docks["executions"].hide()
-            window.strategy_panel.symbol_edit.setText("NVDA")
-            window.strategy_panel.add_from_edit()
+            panel = window.strategy_panel
+            panel.list.setCurrentRow(panel.watchlist().index("MSFT"))
+            panel.list.currentItem().setSelected(True)
+            panel.remove_selected()
+            panel.symbol_edit.setText("TSLA")  # checked at the broker: the simulator has it
+            panel.add_from_edit()
+            await eventually(lambda: panel.checking.done(), what="TSLA checked")
 
     async def second_session():
         # The shipped defaults in the config: the remembered connection and watchlist apply.
@@ -89,4 +94,4 @@ def test_layout_last_connection_and_watchlist_are_remembered(run, sim, tmp_path,
     endpoint, executions_hidden, orders_hidden, watchlist = run(second_session)
     assert endpoint == ("127.0.0.1", sim.port, 7)
     assert executions_hidden and not orders_hidden
-    assert watchlist == ["AAPL", "MSFT", "NVDA"]
+    assert watchlist == ["AAPL", "TSLA"]

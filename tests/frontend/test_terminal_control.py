@@ -205,3 +205,52 @@ def test_the_same_ticket_is_never_sent_twice(run, sim, tmp_path, qsettings, qtbo
 
     run(scenario)
     assert run.reporter.reported == []
+
+
+# -- the ticket's rules, as a table ------------------------------------------------------------
+BAD_TICKETS = [
+    (dict(symbol=""), "bad_symbol", "Type a symbol first."),
+    (dict(symbol="AA$L"), "bad_symbol", "'AA$L' is not a ticker."),
+    (dict(side="HOLD"), "bad_side", "Side must be BUY or SELL, not 'HOLD'."),
+    (dict(quantity="1.5"), "bad_quantity", "Quantity must be a whole number of shares, not 1.5."),
+    (dict(quantity=0), "bad_quantity", "Quantity must be at least 1 share, not 0."),
+    (dict(quantity="ten"), "bad_quantity", "Quantity 'ten' is not a number of shares."),
+    (dict(order_type="STP"), "bad_type", "Order type must be MKT or LMT, not 'STP'."),
+    (dict(order_type="LMT", limit_price=""), "bad_price", "A limit order needs a limit price."),
+    (dict(order_type="LMT", limit_price="-1"), "bad_price",
+     "Limit price must be positive, not -1."),
+]
+
+
+def test_a_bad_ticket_is_refused_naming_the_field():
+    import pytest
+
+    from backend.core.manual_ticket import ManualOrderRefused, parse_ticket
+
+    base = dict(symbol="AAPL", side="BUY", quantity=100, order_type="MKT", limit_price=None)
+    for fields, code, sentence in BAD_TICKETS:
+        with pytest.raises(ManualOrderRefused) as caught:
+            parse_ticket(**{**base, **fields})
+        assert (caught.value.code, caught.value.reason) == (code, sentence), fields
+    ticket = parse_ticket(" aapl ", "buy", "100", "lmt", "100.05")
+    assert (ticket.symbol, ticket.quantity, ticket.limit_price) == ("AAPL", 100,
+                                                                   Decimal("100.05"))
+    assert ticket.protected_entry
+
+
+def test_tick_session_and_sell_rules():
+    from backend.core.manual_ticket import parse_ticket, sell_refusal, session_rule, tick_refusal
+    from backend.core.market_hours import Session
+
+    lmt = parse_ticket("AAPL", "BUY", 10, "LMT", "100.005")
+    assert tick_refusal(lmt, Decimal("0.01")).code == "off_tick"
+    assert tick_refusal(parse_ticket("AAPL", "BUY", 10, "LMT", "100.05"), Decimal("0.01")) is None
+    mkt = parse_ticket("AAPL", "BUY", 10, "MKT")
+    assert session_rule(mkt, Session.PRE_MARKET).code == "outside_rth"
+    assert session_rule(mkt, Session.REGULAR) is None
+    assert session_rule(lmt, Session.PRE_MARKET) is None, "a limit may rest outside RTH"
+    sell = parse_ticket("AAPL", "SELL", 100, "MKT")
+    assert sell_refusal(sell, held=100, protected=100).code == "protected"
+    assert sell_refusal(sell, held=50, protected=0).code == "short"
+    assert sell_refusal(sell, held=100, protected=0) is None
+    assert sell_refusal(mkt, held=0, protected=0) is None
