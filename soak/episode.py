@@ -225,6 +225,10 @@ def run_episode(seed: int, keep_dir: Path | None = None, verbose: bool = False,
         driver.clear_faults()
         final_recovery = _wait_recovered(monitor, journal, recovery_timeout_s)
         monitor.stop()
+        # Nothing may execute once the application is gone: its journal is compared with the
+        # broker as of its stop (a time stop coming due later would be no fault of its own).
+        sim.pause()
+        time.sleep(0.3)
         if not app.stop():
             error = "the application did not stop cleanly when asked"
         violations = list(monitor.violations.values())
