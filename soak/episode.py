@@ -86,6 +86,10 @@ class Driver:
         matches = leg(step.role, step.signal_id)
         self.sim.reject_next_order(201, match=lambda spec: self.armed and matches(spec))
 
+    def do_reject_again(self, step: Step) -> None:
+        matches = leg(step.role, step.signal_id, reprotection=True)
+        self.sim.reject_next_order(201, match=lambda spec: self.armed and matches(spec))
+
     def do_drop_after_orders(self, step: Step) -> None:
         self.sim.drop_after_orders(step.count, CLIENT_ID)
 

@@ -37,6 +37,7 @@ class Step:
         detail = {"signal": f"{self.signal_id} {self.symbol}",
                   "duplicate": f"{self.signal_id} again",
                   "reject": f"next {self.role} of {self.signal_id}",
+                  "reject_again": f"next {self.role} of a re-protection of {self.signal_id}",
                   "drop_after_orders": f"after {self.count} placeOrder",
                   "partial_fills": f"{self.count} shares a pass" if self.count else "off",
                   "freeze": f"{self.seconds:.1f}s", "sigkill": f"restart {self.seconds:.1f}s later",
@@ -113,13 +114,31 @@ def make_plan(seed: int) -> Plan:
         steps.append(Step("sigkill", seconds=round(rng.uniform(0.2, 1.0), 2)))
         if dup_after_restart and rng.random() < 0.6:
             steps.append(Step("duplicate", signal_id=rng.choice(dup_after_restart)))
+    steps = _second_failures(random.Random(seed * 7919 + 1), steps)
     return Plan(seed=seed, entry_type=entry_type,
                 leg_rule=rng.choice(("flatten", "reprotect")), time_stop_s=time_stop,
                 entry_timeout_s=rng.choice((4.0, 30.0)), steps=tuple(steps))
 
 
+def _second_failures(rng: random.Random, steps: list[Step]) -> list[Step]:
+    """Half the trades with a rejected leg also get a rejected leg in their re-protection
+    group (issue 10 finding 3: a second failure on one signal was ignored).
+
+    Drawn from a second generator, so adding this kept every seed's other steps as they
+    were (the seeds reported in /tmp/team/soak-findings.md replay the same faults).
+    """
+    out: list[Step] = []
+    for step in steps:
+        if step.kind == "reject" and rng.random() < 0.5:
+            out.append(Step("reject_again", signal_id=step.signal_id,
+                            role=rng.choice(("safety_stop", "time_stop", "profit_harvester"))))
+        out.append(step)
+    return out
+
+
 FAULT_KINDS = {
     "reject": lambda s: f"reject_{s.role}",
+    "reject_again": lambda s: f"second_reject_{s.role}",
     "drop_after_orders": lambda s: "drop_mid_chain",
     "drop": lambda s: "drop",
     "freeze": lambda s: "freeze",

@@ -81,10 +81,18 @@ def signal_of(order_ref: str) -> str:
     return parts[1] if len(parts) == 3 and parts[0] == "s9" else ""
 
 
-def leg(role: str, signal_id: str | None = None) -> Callable[[OrderSpec], bool]:
-    """A ``reject_next_order`` matcher: the next order of that role (of that signal)."""
+def leg(role: str, signal_id: str | None = None,
+        reprotection: bool | None = None) -> Callable[[OrderSpec], bool]:
+    """A ``reject_next_order`` matcher: the next order of that role (of that signal).
+
+    A re-protection group's orderRef carries ``<signal id>~r<n>`` (``exit_plan``):
+    ``reprotection=True`` matches only those, False only the signal's own chain, None both.
+    """
     def match(spec: OrderSpec) -> bool:
         if role_of(spec.order_ref) != role:
             return False
-        return signal_id is None or signal_of(spec.order_ref).split("~")[0] == signal_id
+        sid = signal_of(spec.order_ref)
+        if reprotection is not None and ("~" in sid) != reprotection:
+            return False
+        return signal_id is None or sid.split("~")[0] == signal_id
     return match

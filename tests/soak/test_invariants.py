@@ -109,5 +109,6 @@ def test_plans_are_seeded_and_cover_every_fault_kind() -> None:
     kinds = {fault_kind(s) for seed in range(1, 60) for s in make_plan(seed).steps} - {""}
     expected = {"drop", "drop_mid_chain", "freeze", "sigkill", "duplicate_signal",
                 "partial_fills", *(f"reject_{r}" for r in
-                                   ("entry", "safety_stop", "time_stop", "profit_harvester"))}
+                                   ("entry", "safety_stop", "time_stop", "profit_harvester")),
+                *(f"second_reject_{r}" for r in ("safety_stop", "time_stop", "profit_harvester"))}
     assert kinds == expected and set(FAULT_KINDS) >= {"reject", "sigkill"}
