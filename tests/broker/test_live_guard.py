@@ -113,7 +113,7 @@ async def test_from_settings_carries_the_interlock():
     ("U1234567", False, True),
     ("U1234567", True, False),
     ("", False, True),
-    ("DF123", False, True),  # an FA master (live) is not a paper account
+    ("DF123", False, True),  # only the DU prefix counts as paper (P11); others need the flag
 ])
 async def test_check_may_send_table(account, enabled, refused):
     if refused:
