@@ -41,6 +41,14 @@ SOAK_ARGS ?=
 soak: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m soak $(SOAK_ARGS)
 
+# Issue 12's figures, each beside its floor (docs/performance.md): writes bench/results.json
+# and the table in docs/performance.md, about 8 minutes. A quick run:
+#   make bench BENCH_ARGS=--quick        one figure: make bench BENCH_ARGS="--only sim_engine"
+BENCH_ARGS ?=
+.PHONY: bench
+bench: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench $(BENCH_ARGS)
+
 # Renders docs/screenshot.png from the real window, mid-trade, with no display needed.
 screenshot: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshot.py
