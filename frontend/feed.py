@@ -52,12 +52,7 @@ from frontend.models.columns import ROLE_NAMES
 from frontend.models.executions import ExecutionsModel
 from frontend.models.log import Level, LogModel
 from frontend.models.orders import OrdersModel
-from frontend.models.positions import (
-    PositionsModel,
-    aware,
-    positions_snapshot,
-    session_baseline,
-)
+from frontend.models.positions import PositionsModel, aware
 
 CONNECTION_LEVELS = {ConnectionState.RECONNECTING: Level.WARNING,
                      ConnectionState.BROKER_LOST: Level.ERROR}
@@ -107,7 +102,6 @@ class CoreFeed(QObject):
         self.orders, self.positions, self.executions, self.log = (
             orders, positions, executions, log)
         self.session_start = local_midnight()
-        self._baseline: dict | None = None
         self._handler = PanelLogHandler(log)
         self._attached = False
         # "Can each leg act now" changes with the clock alone (the open, a time stop's
@@ -162,13 +156,12 @@ class CoreFeed(QObject):
         for fill in manager.fills.values():
             if aware(fill.time) >= since:
                 self.executions.update_fill(fill)
-        # Fills before the session never change during it: book them once, not per event.
-        self._baseline = session_baseline(list(manager.fills.values()), since)
         self.refresh_positions()
 
     def refresh_positions(self) -> None:
         manager = self.core.manager
-        snapshot = positions_snapshot(manager, self.session_start, self._baseline)
+        # The portfolio owns the figures; it books the fills before the session once.
+        snapshot = manager.portfolio.day_positions(self.session_start)
         activity = {p.symbol: manager.leg_activity(p.symbol) for p in snapshot if p.quantity}
         self.positions.update_positions(snapshot, activity)
         self.positions_changed.emit()

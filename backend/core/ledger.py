@@ -82,7 +82,17 @@ def books_from_fills(fills: list[FillRecord]) -> dict[str, Book]:
     return books
 
 
-def unrealized(book: Book, mark: Decimal | None) -> Decimal:
-    if mark is None or book.quantity == 0:
+def unrealized_pnl(quantity: int, avg_cost: Decimal, mark: Decimal | None) -> Decimal:
+    """(mark - average cost) x signed quantity; zero without a mark or a position.
+
+    The one formula for unrealized P&L (``portfolio`` and everything showing the figure use
+    it): a long gains as the mark rises, a short as it falls. Average cost includes the
+    opening commission (IB's ``avgCost`` and the books alike), so the figure is net of it.
+    """
+    if mark is None or quantity == 0:
         return ZERO
-    return (mark - book.avg_cost) * book.quantity
+    return (mark - avg_cost) * quantity
+
+
+def unrealized(book: Book, mark: Decimal | None) -> Decimal:
+    return unrealized_pnl(book.quantity, book.avg_cost, mark)

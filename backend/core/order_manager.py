@@ -60,6 +60,7 @@ from backend.core.models import (
     OrderStatus,
     Position,
 )
+from backend.core.portfolio import Portfolio
 from backend.core.ports import BrokerPort, accepted_signals, leg_plans
 from backend.core.protection import EXIT_ROLES, Protection
 from backend.core.recovery import Recovery
@@ -88,9 +89,12 @@ class OrderManager:
         """The session a moment falls in (``[entry] market_hours``): entries and leg activity."""
         self.orders: dict[str, OrderRecord] = {o.order_id: o for o in journal.orders()}
         self.fills: dict[str, FillRecord] = {f.exec_id: f for f in journal.fills()}
-        self._books: dict[str, ledger.Book] | None = None
-        self.broker_positions: dict[str, Position] = {}
-        self.marks: dict[str, Decimal] = {}
+        self.portfolio = Portfolio(self.fills, lambda symbol: tuple(self.live_exit_roles(symbol)))
+        """Marks, books and P&L: the one owner of those figures (``backend/core/portfolio``)."""
+        self._pending_entries: dict[str, str] = {}
+        """Entry order id -> symbol, for entries working with nothing filled (kept by _store)."""
+        for record in self.orders.values():
+            self._index_pending(record)
         self.fanout = Fanout()
         self.listeners: list[Listener] = self.fanout.listeners
         """Legacy ``fn(kind, payload)`` callbacks, kept for scripts; ``subscribe`` is the API."""
@@ -365,41 +369,37 @@ class OrderManager:
         """Per live exit leg of ``symbol``: can it act now, in one sentence (leg_activity)."""
         return self.desk.leg_activity(symbol)
 
+    # -- the portfolio (backend/core/portfolio.py owns marks, books and P&L) -------------
+    @property
+    def broker_positions(self) -> dict[str, Position]:
+        return self.portfolio.broker_positions
+
+    @property
+    def marks(self) -> dict[str, Decimal]:
+        return self.portfolio.marks
+
     def books(self) -> dict[str, ledger.Book]:
         """Positions from fills, rebuilt only after a fill (or its commission) arrives."""
-        if self._books is None:
-            self._books = ledger.books_from_fills(list(self.fills.values()))
-        return self._books
+        return self.portfolio.books()
 
     def position_quantity(self, symbol: str) -> int:
-        if symbol in self.broker_positions:
-            return self.broker_positions[symbol].quantity
-        book = self.books().get(symbol)
-        return book.quantity if book else 0
+        return self.portfolio.position_quantity(symbol)
 
     def open_symbols(self) -> set[str]:
-        symbols = {s for s, p in self.broker_positions.items() if p.quantity}
-        return symbols | {s for s, b in self.books().items() if b.quantity}
+        return set(self.portfolio.open_symbols())
 
     def pending_entry_symbols(self) -> set[str]:
         """Entries still waiting for a fill; a symbol already held counts as open instead."""
-        pending = {r.symbol for r in self.orders.values()
-                   if r.role is LegRole.ENTRY and not r.status.is_final and r.filled == 0}
-        return pending - self.open_symbols()
+        return set(self._pending_entries.values()) - self.portfolio.open_symbols()
 
     def get_active_positions(self) -> list[Position]:
-        books = self.books()
-        out = []
-        for symbol in sorted(self.open_symbols()):
-            book = books.get(symbol, ledger.Book(symbol))
-            broker = self.broker_positions.get(symbol)
-            qty = broker.quantity if broker else book.quantity
-            avg = broker.avg_cost if broker else book.avg_cost
-            mark = self.marks.get(symbol) or (broker.market_price if broker else None)
-            unreal = (mark - avg) * qty if mark is not None else Decimal(0)
-            out.append(Position(symbol, qty, avg, book.realized, unreal, book.commissions,
-                                mark, tuple(self.live_exit_roles(symbol))))
-        return out
+        return self.portfolio.positions()
+
+    def _index_pending(self, record: OrderRecord) -> None:
+        if record.role is LegRole.ENTRY and not record.status.is_final and record.filled == 0:
+            self._pending_entries[record.order_id] = record.symbol
+        else:
+            self._pending_entries.pop(record.order_id, None)
 
     # -- broker events in ----------------------------------------------------------
     def on_order_status(self, record: OrderRecord) -> None:
@@ -461,7 +461,7 @@ class OrderManager:
             return
         first = fill.exec_id not in self.fills
         self.fills[fill.exec_id] = fill
-        self._books = None
+        self.portfolio.fills_changed()
         self.journal.record_fill(fill)
         record = self.orders.get(fill.order_id)
         if first and record is not None and record.role is LegRole.ENTRY:
@@ -473,15 +473,12 @@ class OrderManager:
         self.publish(FillReceived(fill))
 
     def on_positions(self, positions: list[Position]) -> None:
-        self.broker_positions = {p.symbol: p for p in positions}
-        for p in positions:
-            if p.market_price is not None:
-                self.marks[p.symbol] = p.market_price
+        self.portfolio.apply_positions(positions)
         self.publish(PositionsChanged(tuple(self.get_active_positions())))
 
     def on_tick(self, quote) -> None:
         if quote.last is not None:
-            self.marks[quote.symbol] = quote.last
+            self.portfolio.mark(quote.symbol, quote.last)
             self.desk.note_activation(quote.symbol, quote.last)
 
     def _store(self, record: OrderRecord, known: OrderRecord | None) -> bool:
@@ -500,6 +497,7 @@ class OrderManager:
             log.info("order %s: %s -> %s: %s", record.order_id, known.status.value,
                      record.status.value, why)
         self.orders[record.order_id] = record
+        self._index_pending(record)
         self.journal.upsert_order(record)
         if known is None or known.status is not record.status:
             self.journal.record_status_change(record.order_id,
