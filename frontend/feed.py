@@ -22,6 +22,7 @@ from typing import Any
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from backend.broker import ib_codes
+from backend.core.cancels import plain_reason
 from backend.core.events import (
     Alert,
     Event,
@@ -34,7 +35,9 @@ from backend.core.events import (
     SignalRefusal,
     Slippage,
 )
-from backend.core.models import ConnectionState, OrderRecord, OrderStatus
+from backend.core.exit_plan import base_signal_id
+from backend.core.leg_activity import skipped_time_stop
+from backend.core.models import ConnectionState, LegRole, OrderRecord, OrderStatus
 from backend.strategies.events import (
     Armed,
     ArmFailed,
@@ -48,11 +51,13 @@ from backend.strategies.events import (
     WarmedUp,
     WarmupFailed,
 )
-from frontend.models.columns import ROLE_NAMES
+from frontend import formatting
+from frontend.levels import current_trade
 from frontend.models.executions import ExecutionsModel
 from frontend.models.log import Level, LogModel
 from frontend.models.orders import OrdersModel
 from frontend.models.positions import PositionsModel, aware
+from frontend.trail_watch import TrailWatch
 
 CONNECTION_LEVELS = {ConnectionState.RECONNECTING: Level.WARNING,
                      ConnectionState.BROKER_LOST: Level.ERROR}
@@ -87,8 +92,21 @@ class PanelLogHandler(logging.Handler):
             self.bridge.record.emit("ERROR", record.name, record.getMessage())
 
 
+def trade_activity(manager: Any, symbol: str) -> list[Any]:
+    """What each exit leg of ``symbol``'s trade can do now, plus a time stop the ignition
+    cancelled ("time stop skipped: ignited at 103.00"), in order-id order."""
+    activity = list(manager.leg_activity(symbol))
+    signal_id, _live = current_trade(manager.orders.values(), symbol)
+    if signal_id:
+        skipped = skipped_time_stop(manager.legs_of(signal_id), manager.leg_plans)
+        if skipped is not None:
+            activity.append(skipped)
+    return sorted(activity, key=lambda a: (len(a.order_id), a.order_id))
+
+
 class CoreFeed(QObject):
-    ACTIVITY_REFRESH_MS = 5000
+    ACTIVITY_REFRESH_MS = 1000
+    """Once a second: the time stop's countdown ("time stop in 2:41") reads as a clock."""
     order_changed = pyqtSignal(object)  # OrderRecord
     positions_changed = pyqtSignal()
     runner_event = pyqtSignal(str, dict)  # kind, payload
@@ -105,10 +123,11 @@ class CoreFeed(QObject):
         self._handler = PanelLogHandler(log)
         self._attached = False
         # "Can each leg act now" changes with the clock alone (the open, a time stop's
-        # deadline), not only with broker events: re-read it every few seconds.
+        # deadline), not only with broker events: re-read it every second.
         self.activity_timer = QTimer(self)
         self.activity_timer.setInterval(self.ACTIVITY_REFRESH_MS)
         self.activity_timer.timeout.connect(self.refresh_positions)
+        self.trail_watch = TrailWatch(core, parent=self)  # IB's live trailing stop
 
     # -- wiring ------------------------------------------------------------------------
     def attach(self) -> None:
@@ -123,6 +142,7 @@ class CoreFeed(QObject):
         logging.getLogger("sigma9").addHandler(self._handler)
         self._attached = True
         self.activity_timer.start()
+        self.trail_watch.start()
 
     def detach(self) -> None:
         if not self._attached:
@@ -139,6 +159,7 @@ class CoreFeed(QObject):
                 signal.disconnect(slot)
         logging.getLogger("sigma9").removeHandler(self._handler)
         self.activity_timer.stop()
+        self.trail_watch.stop()
         self._attached = False
 
     def load(self) -> None:
@@ -162,7 +183,7 @@ class CoreFeed(QObject):
         manager = self.core.manager
         # The portfolio owns the figures; it books the fills before the session once.
         snapshot = manager.portfolio.day_positions(self.session_start)
-        activity = {p.symbol: manager.leg_activity(p.symbol) for p in snapshot if p.quantity}
+        activity = {p.symbol: trade_activity(manager, p.symbol) for p in snapshot if p.quantity}
         self.positions.update_positions(snapshot, activity)
         self.positions_changed.emit()
 
@@ -177,8 +198,9 @@ class CoreFeed(QObject):
             fill = manager.fills.get(event.fill.exec_id)
             if fill is not None:
                 self.executions.update_fill(fill)
-                self.log.append(Level.INFO, "fill", f"{fill.side.value} {fill.quantity} "
-                                f"{fill.symbol} @ {fill.price} (order {fill.order_id})")
+                self.log.append(Level.INFO, "fill", formatting.fill_text(
+                    fill.symbol, fill.side, fill.quantity, fill.price, fill.commission,
+                    fill.order_id))
             self.refresh_positions()
         elif isinstance(event, PositionsChanged):
             self.refresh_positions()
@@ -190,14 +212,27 @@ class CoreFeed(QObject):
         before = known.get("status") if known is not None else None  # the row is updated
         self.orders.update_order(record)                                # in place below
         if before is not record.status:
-            leg = ROLE_NAMES.get(record.role, record.role.value)
-            why = f": {record.message}" if record.message and record.status.is_final else ""
+            leg = formatting.leg_name(record.role)
+            reason = self._why(record)
+            why = f": {reason}" if reason else ""
             self.log.append(Level.INFO, "order",
                             f"order {record.order_id} ({record.symbol} {leg} "
-                            f"{record.side.value} {record.quantity} {record.order_type.value})"
-                            f" {record.status.value}{why}")
+                            f"{record.side.value} {formatting.quantity(record.quantity)} "
+                            f"{record.order_type.value}) {record.status.value}{why}")
         self.order_changed.emit(record)
         self.refresh_positions()  # the live legs are the positions' protection state
+
+    def _why(self, record: OrderRecord) -> str:
+        """Why an order ended, in plain words ("" while it works or when IB said nothing)."""
+        if not record.status.is_final:
+            return ""
+        if record.role is LegRole.TIME_STOP and record.status is OrderStatus.CANCELLED:
+            manager = self.core.manager
+            skipped = skipped_time_stop(manager.legs_of(base_signal_id(record.signal_id)),
+                                        manager.leg_plans)
+            if skipped is not None:
+                return skipped.sentence.removeprefix(formatting.leg_name(record.role) + " ")
+        return plain_reason(record.message or "")
 
     def _manager_message(self, event: Event) -> None:
         kind, p = event.kind, event.to_dict()
@@ -208,8 +243,9 @@ class CoreFeed(QObject):
         elif isinstance(event, Alert):
             self.log.append(Level.ALERT, "oms", p.get("message", ""))
         elif isinstance(event, LegRejected):
-            self.log.append(Level.ERROR, "oms", f"{symbol} {p.get('role')} leg "
-                            f"{p.get('order_id')} rejected: {p.get('reason', '')}")
+            leg = formatting.leg_name(p.get("role"))
+            self.log.append(Level.ERROR, "oms", f"{symbol} {leg} leg {p.get('order_id')} "
+                            f"rejected: {p.get('reason', '')}")
         elif isinstance(event, Reprotected):
             self.log.append(Level.ALERT, "oms", f"{symbol}: exits re-sent "
                             f"({', '.join(p.get('order_ids', []))}): {p.get('reason', '')}")
@@ -217,8 +253,8 @@ class CoreFeed(QObject):
             what = symbol or ", ".join(p.get("symbols", [])) or "nothing open"
             self.log.append(Level.ALERT, "oms", f"flattened {what}: {p.get('reason', '')}")
         elif isinstance(event, Slippage):
-            self.log.append(Level.INFO, "oms", f"{symbol} entry filled at {p.get('fill')} vs "
-                            f"reference {p.get('reference')} (slippage {p.get('slippage')})")
+            self.log.append(Level.INFO, "oms", formatting.slippage_text(
+                symbol, p.get("fill"), p.get("reference"), p.get("slippage")))
         else:
             self.log.append(Level.INFO, "oms", f"{kind}: {p}")
 
@@ -262,7 +298,7 @@ class CoreFeed(QObject):
 
     def on_broker_message(self, code: int, text: str) -> None:
         level = BROKER_LEVELS[ib_codes.severity(code)]
-        self.log.append(level, "broker", f"IB {code}: {text}")
+        self.log.append(level, "broker", formatting.broker_text(code, text))
 
     def on_order_error(self, order_id: str, message: str) -> None:
         self.log.append(Level.ERROR, "broker", f"order {order_id}: {message}")

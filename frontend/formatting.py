@@ -19,7 +19,7 @@ import enum
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from backend.core.cancels import LEG_NAMES
+from backend.core.cancels import LEG_NAMES, plain_reason
 from backend.core.leg_activity import countdown
 from backend.core.models import LegRole
 
@@ -27,8 +27,9 @@ PENNY = Decimal("0.01")
 SUB_PENNY = Decimal("0.0001")
 CENT = Decimal("0.01")
 NO_VALUE = ""
-__all__ = ["ROLE_NAMES", "countdown", "leg_name", "money", "plain", "price", "quantity",
-           "signed_price", "tick_of"]
+__all__ = ["ROLE_NAMES", "broker_text", "countdown", "fill_text", "leg_name", "money",
+           "order_prices", "plain", "price", "protection_names", "quantity", "signed_price",
+           "slippage_text", "tick_of"]
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -113,3 +114,56 @@ def plain(value: Any) -> str:
     if value is None:
         return NO_VALUE
     return str(value.value) if isinstance(value, enum.Enum) else str(value)
+
+
+# -- event lines: the same words in the log panel and the headless log ------------------------
+def fill_text(symbol: Any, side: Any, qty: Any, fill_price: Any, commission: Any,
+              order_id: Any) -> str:
+    """``AAPL BUY 100 @ 100.01, commission 1.00 (order 12)``."""
+    fee = "" if commission is None else f", commission {money(commission)}"
+    return (f"{plain(symbol)} {plain(side)} {quantity(qty)} @ {price(fill_price)}{fee}"
+            f" (order {plain(order_id)})")
+
+
+def order_prices(order_type: Any, limit: Any = None, stop: Any = None,
+                 trail: Any = None) -> str:
+    """`` limit 100.50``, `` stop 98.00``, `` trail 1.50``: the prices an order was sent with."""
+    parts = [f" {label} {price(value)}" for label, value in
+             (("limit", limit), ("stop", stop), ("trail", trail)) if _decimal(value)]
+    return "".join(parts)
+
+
+def slippage_text(symbol: Any, fill_price: Any, reference: Any, slippage: Any) -> str:
+    """``AAPL entry filled at 100.01 vs reference 100.00 (slippage +0.01)``."""
+    return (f"{plain(symbol)} entry filled at {price(fill_price)} vs reference "
+            f"{price(reference)} (slippage {signed_price(slippage)})")
+
+
+_LEG_ORDER = [LEG_NAMES[r] for r in (LegRole.SAFETY_STOP, LegRole.TIME_STOP,
+                                      LegRole.PROFIT_HARVESTER)]
+
+
+def protection_names(roles: Any) -> str:
+    """``stop, time stop, trail`` from LegRoles or their values, always in that order."""
+    names = [leg_name(r) for r in roles or ()]
+    return ", ".join(sorted(names, key=lambda n: (_LEG_ORDER.index(n) if n in _LEG_ORDER
+                                                  else len(_LEG_ORDER), n)))
+
+
+CANCEL_CONFIRMED = 202
+
+
+def broker_text(code: int, text: str) -> str:
+    """A broker message for the log: IB's code kept for reference, its cancel in plain words.
+
+    202 is IB confirming a cancel ("Order Canceled - reason:" and, nearly always, nothing
+    after it); the order's own line already says why it ended, so this one says only that IB
+    confirmed it, plus IB's reason when there is one.
+    """
+    if code == CANCEL_CONFIRMED:
+        head, sep, rest = text.partition(": ")
+        order, body = (head, rest) if sep and head.startswith("order ") else ("", text)
+        reason = plain_reason(body)
+        said = f"{order}: cancel confirmed by IB" if order else "cancel confirmed by IB"
+        return f"{said} ({reason}) [IB {code}]" if reason else f"{said} [IB {code}]"
+    return f"IB {code}: {text}"

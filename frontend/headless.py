@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from backend.broker import ib_codes
 from backend.broker.errors import BrokerError
 from backend.core import ledger
+from backend.core.cancels import plain_reason
 from backend.core.events import (
     Alert,
     Event,
@@ -55,11 +56,11 @@ from backend.strategies.events import (
     WarmedUp,
     WarmupFailed,
 )
+from frontend import formatting as fmt
 from frontend.errors import ConsoleReporter
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-CENT = Decimal("0.01")
 INTERRUPTED = "interrupted"
 
 
@@ -105,13 +106,8 @@ def build_summary(*, prior_fills: list[FillRecord], all_fills: list[FillRecord],
                    positions=tuple(positions))
 
 
-def _money(value: Decimal, signed: bool = False) -> str:
-    text = f"{value.quantize(CENT):,}"
-    return f"+{text}" if signed and value > 0 else text
-
-
-def _roles(roles: tuple[Any, ...]) -> str:
-    return ", ".join(getattr(r, "value", str(r)) for r in roles)
+# Numbers and leg names are written by frontend.formatting, as in the window.
+_money = fmt.money
 
 
 def format_summary(s: Summary) -> list[str]:
@@ -134,18 +130,20 @@ def format_summary(s: Summary) -> list[str]:
         f"--- summary: {s.elapsed_s / 60:.1f} min{where}{account} ---",
         f"signals:        {s.signals} ({s.entries} entered, {s.refused} refused)",
         f"orders:         {len(s.orders)} ({order_detail})",
-        f"fills:          {len(s.fills)} ({shares} shares), commissions {_money(s.commissions)}",
+        f"fills:          {len(s.fills)} ({fmt.quantity(shares)} shares), commissions "
+        f"{_money(s.commissions)}",
         f"realized P&L:   {_money(s.realized, signed=True)} (after commissions)",
     ]
     if not s.positions:
         return [*lines, "open positions: none"]
     lines.append(f"open positions: {len(s.positions)}")
     for p in s.positions:
-        mark = f", mark {p.market_price}" if p.market_price is not None else ""
-        guard = (f"protected by {_roles(p.protected_by)}" if p.protected_by
+        mark = f", mark {fmt.price(p.market_price)}" if p.market_price is not None else ""
+        guard = (f"protected by {fmt.protection_names(p.protected_by)}" if p.protected_by
                  else "UNPROTECTED (no live exit at the broker)")
-        lines.append(f"  {p.symbol} {p.quantity} @ {p.avg_cost.quantize(Decimal('0.0001'))}"
-                     f"{mark}, unrealized {_money(p.unrealized_pnl, signed=True)}; {guard}")
+        lines.append(f"  {p.symbol} {fmt.quantity(p.quantity)} @ {fmt.price(p.avg_cost)} "
+                     f"avg cost incl. commission{mark}, unrealized "
+                     f"{_money(p.unrealized_pnl, signed=True)}; {guard}")
     return lines
 
 
@@ -193,7 +191,7 @@ class EventPrinter:
             self.signals += 1
             s = p["signal"]
             atr = Decimal(str(s["atr"])).quantize(Decimal("0.0001"))
-            self.line(f"signal {s['symbol']} {s['action']} ref {s['reference_price']} "
+            self.line(f"signal {s['symbol']} {s['action']} ref {fmt.price(s['reference_price'])} "
                       f"ATR {atr} ({s['id']}): {s['reason']}")
         elif isinstance(event, SignalIgnored):
             self.line(f"signal ignored {p['signal']['symbol']}: {p['reason']}")
@@ -220,19 +218,19 @@ class EventPrinter:
             if f["exec_id"] in self._fills:
                 return
             self._fills.add(f["exec_id"])
-            self.line(f"fill {f['symbol']} {f['side']} {f['quantity']} @ {f['price']} "
-                      f"commission {f['commission']} (order {f['order_id']})")
+            self.line("fill " + fmt.fill_text(f["symbol"], f["side"], f["quantity"],
+                                              f["price"], f["commission"], f["order_id"]))
         elif isinstance(event, SignalRefusal):
             self._refused(p)
         elif isinstance(event, PositionsChanged):
             self._positions_line(p["positions"])
         elif isinstance(event, Slippage):
-            self.line(f"slippage {p['symbol']}: filled {p['fill']} vs reference "
-                      f"{p['reference']} ({p['slippage']})")
+            self.line(fmt.slippage_text(p["symbol"], p["fill"], p["reference"], p["slippage"]))
         elif isinstance(event, Alert):
             self.line(f"ALERT {p['message']}")
         elif isinstance(event, (LegRejected, Reprotected, Flattened)):
-            detail = ", ".join(f"{k}={v}" for k, v in p.items())
+            detail = ", ".join(f"{k}={fmt.leg_name(v) if k == 'role' else v}"
+                               for k, v in p.items())
             self.line(f"{kind.upper().replace('_', ' ')} {detail}")
 
     def _order(self, o: dict[str, Any]) -> None:
@@ -241,24 +239,26 @@ class EventPrinter:
             return
         self._statuses[o["order_id"]] = o["status"]
         if previous is None:
-            price = "".join(f" {label} {o[k]}" for k, label in
-                            (("limit_price", "limit"), ("stop_price", "stop")) if o.get(k))
-            trail = f" trail {o['trail_amount']}" if o.get("trail_amount") else ""
-            self.line(f"order {o['order_id']} {o['symbol']} {o['side']} {o['quantity']} "
-                      f"{o['order_type']}{price}{trail} [{o['role']}]: {o['status']}")
+            prices = fmt.order_prices(o["order_type"], o.get("limit_price"),
+                                      o.get("stop_price"), o.get("trail_amount"))
+            self.line(f"order {o['order_id']} {o['symbol']} {o['side']} "
+                      f"{fmt.quantity(o['quantity'])} {o['order_type']}{prices} "
+                      f"[{fmt.leg_name(o['role'])}]: {o['status']}")
             return
-        filled = (f" {o['filled']}/{o['quantity']} @ {o['avg_fill_price']}"
-                  if o.get("filled") else "")
-        why = f" ({o['message']})" if o.get("message") else ""
-        self.line(f"order {o['order_id']} {o['symbol']} [{o['role']}]: {previous} -> "
-                  f"{o['status']}{filled}{why}")
+        filled = (f" {fmt.quantity(o['filled'])}/{fmt.quantity(o['quantity'])} @ "
+                  f"{fmt.price(o['avg_fill_price'])}" if o.get("filled") else "")
+        reason = plain_reason(o.get("message") or "")
+        why = f" ({reason})" if reason else ""
+        self.line(f"order {o['order_id']} {o['symbol']} [{fmt.leg_name(o['role'])}]: "
+                  f"{previous} -> {o['status']}{filled}{why}")
 
     def _positions_line(self, positions: list[dict[str, Any]]) -> None:
         key = tuple((p["symbol"], p["quantity"], tuple(p["protected_by"])) for p in positions)
         if key == self._positions:
             return
         self._positions = key
-        text = "; ".join(f"{s} {q} ({'protected: ' + ', '.join(r) if r else 'UNPROTECTED'})"
+        text = "; ".join(f"{s} {fmt.quantity(q)} "
+                         f"({'protected: ' + fmt.protection_names(r) if r else 'UNPROTECTED'})"
                          for s, q, r in key)
         self.line(f"positions: {text or 'none'}")
 

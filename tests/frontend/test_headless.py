@@ -172,9 +172,10 @@ def test_summary_from_known_fills():
         "fills:          4 (215 shares), commissions 4.00",
         "realized P&L:   +196.00 (after commissions)",
         "open positions: 2",
-        "  TSLA 5 @ 200.2000, mark 210.00, unrealized +49.00; "
-        "protected by safety_stop, time_stop, profit_harvester",
-        "  NVDA 3 @ 120.0000, unrealized -1.50; UNPROTECTED (no live exit at the broker)",
+        "  TSLA 5 @ 200.20 avg cost incl. commission, mark 210.00, unrealized +49.00; "
+        "protected by stop, time stop, trail",
+        "  NVDA 3 @ 120.00 avg cost incl. commission, unrealized -1.50; "
+        "UNPROTECTED (no live exit at the broker)",
     ]
 
 
@@ -217,13 +218,15 @@ async def test_trade_events_are_printed_as_they_happen(tmp_path):
     assert all(line.startswith("15:30:00 ") for line in lines)
     text = "\n".join(line[9:] for line in lines)
     assert "connection connected: connected to 127.0.0.1:" in text
-    assert re.search(r"^order \d+ AAPL BUY 100 LMT limit 100\.50? \[entry\]: PENDING$", text, re.M)
-    assert re.search(r"^order \d+ AAPL SELL 100 STP stop 98\.0+ \[safety_stop\]: PENDING$",
+    assert re.search(r"^order \d+ AAPL BUY 100 LMT limit 100\.50 \[entry\]: PENDING$", text, re.M)
+    assert re.search(r"^order \d+ AAPL SELL 100 STP stop 98\.00 \[stop\]: PENDING$",
                      text, re.M)
     assert re.search(r"^order \d+ AAPL \[entry\]: PENDING -> FILLED 100/100 @ 100\.01$",
                      text, re.M)
-    assert re.search(r"^fill AAPL BUY 100 @ 100\.01 commission 1\.0+ \(order \d+\)$", text, re.M)
-    assert re.search(r"^fill AAPL SELL 100 @ 96\.99 commission 1\.0+ \(order \d+\)$", text, re.M)
+    assert re.search(r"^fill AAPL BUY 100 @ 100\.01, commission 1\.00 \(order \d+\)$", text,
+                     re.M)
+    assert re.search(r"^fill AAPL SELL 100 @ 96\.99, commission 1\.00 \(order \d+\)$", text,
+                     re.M)
     assert "positions: AAPL 100 (protected: " in text
     assert text.index("fill AAPL BUY") < text.index("fill AAPL SELL") < text.index(
         "positions: none")
