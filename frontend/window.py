@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         self.strategy_panel = StrategyPanel()
         self.strategy_panel.checker = contract_checker(
             self.core.connector, lambda text: self.log.append(Level.WARNING, "strategy", text))
+        self.strategy_panel.spawn = self.spawn
         self.orders_table = FilteredTable(self.orders, "filter orders",
                                           ("Working only", is_working))
         self.cancel_button = QPushButton("Cancel order")

@@ -22,6 +22,7 @@ from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
 from PyQt6.QtWidgets import QApplication, QMenu
 
 from frontend.models.log import Level
+from frontend.widgets.row_button import RowButtonDelegate
 
 if TYPE_CHECKING:
     from frontend.window import MainWindow
@@ -80,7 +81,21 @@ def install_controls(window: MainWindow) -> dict[str, QAction]:
                           (window.ticket.symbol_edit, "Order ticket")):
         control = shortcuts[label]
         button.setToolTip(with_shortcut(button.toolTip() or control.tip, control.shortcut))
+    install_close_buttons(window)
     return actions
+
+
+def install_close_buttons(window: MainWindow) -> RowButtonDelegate:
+    """A "Close" button in each open position's row (its Protection cell's right end)."""
+    delegate = RowButtonDelegate(
+        "Close", lambda symbol: window.spawn(window.actions.close_position(symbol)),
+        lambda row: bool(row.get("quantity")),
+        "close this position: cancel its exit group, then sell at market (asks first)",
+        window)
+    column = window.positions.column_index("protection")
+    window.positions_table.view.setItemDelegateForColumn(column, delegate)
+    window.close_row_button = delegate
+    return delegate
 
 
 def focus_ticket(window: MainWindow) -> None:

@@ -54,6 +54,8 @@ class StrategyPanel(QWidget):
         self.note_label.setWordWrap(True)
         self.checker: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None
         self.checking: asyncio.Task | None = None
+        self.spawn: Callable[[Awaitable[None]], asyncio.Task] = asyncio.ensure_future
+        """Runs the check (the window's ``spawn``: closing waits for it, failures reported)."""
         self.list = QListWidget()
         self.list.currentTextChanged.connect(self._on_current)
         self.symbol_edit = QLineEdit()
@@ -97,7 +99,7 @@ class StrategyPanel(QWidget):
         if self.checker is None:
             self._add(new, {})
             return
-        self.checking = asyncio.ensure_future(self._add_checked(new, self.checker))
+        self.checking = self.spawn(self._add_checked(new, self.checker))
 
     async def _add_checked(self, new: list[str],
                            checker: Callable[[list[str]], Awaitable[dict[str, str]]]) -> None:

@@ -69,6 +69,43 @@ def test_close_one_position_from_its_row_menu_ends_its_legs_and_sells_it(
     assert run.reporter.reported == []
 
 
+def test_the_close_button_in_the_position_row_asks_then_closes_it(
+        run, sim, tmp_path, qsettings, qtbot):
+    from frontend.widgets.row_button import button_rect
+
+    async def scenario():
+        async with open_terminal(sim, tmp_path, qsettings) as (core, window):
+            legs = await trade(qtbot, window, core, sim)
+            await eventually(lambda: (window.positions.row("AAPL") or {}).get("quantity"),
+                             what="the position row")
+            view, proxy = window.positions_table.view, window.positions_table.proxy
+            row = next(r for r in range(proxy.rowCount()) if proxy.key_at(r) == "AAPL")
+            cell = proxy.index(row, window.positions.column_index("protection"))
+            view.scrollTo(cell)
+            where = button_rect(view.visualRect(cell)).center()
+            questions: list[str] = []
+            window.confirm = lambda title, text: questions.append(text) or False
+            qtbot.mouseClick(view.viewport(), LEFT, pos=where)
+            await eventually(lambda: questions, what="the close question")
+            assert "Close 100 AAPL at market?" in questions[0]
+            assert held(sim) == 100, "declined: nothing sent"
+
+            window.confirm = lambda title, text: True
+            qtbot.mouseClick(view.viewport(), LEFT, pos=where)
+            await eventually(lambda: held(sim) == 0, what="flat at the broker")
+            orders = broker_orders(sim)
+            assert all(orders[leg.order_id]["status"] == "Cancelled" for leg in legs.values())
+            await eventually(lambda: window.positions.row("AAPL")["quantity"] == 0,
+                             what="the row shows it closed")
+            questions.clear()
+            window.confirm = lambda title, text: questions.append(text) or True
+            qtbot.mouseClick(view.viewport(), LEFT, pos=where)
+            assert questions == [], "a closed position has no button"
+
+    run(scenario)
+    assert run.reporter.reported == []
+
+
 def test_cancel_from_the_orders_menu_warns_that_ib_cancels_the_whole_group(
         run, sim, tmp_path, qsettings, qtbot):
     async def scenario():
