@@ -30,7 +30,7 @@ def wire(connector: IBKRConnector, manager: OrderManager) -> None:
     connector.tick.connect(manager.on_tick)
 
     def reconcile_after_reconnect() -> None:
-        manager._spawn(manager.reconcile())
+        manager.tasks.spawn(manager.reconcile(), "reconcile after reconnect")
 
     connector.reconnected.connect(reconcile_after_reconnect)
 
@@ -54,7 +54,8 @@ class TradingCore:
                    else OrderManager(connector, journal, settings, now=now))
         wire(connector, manager)
         strategy = Seismograph(SeismographParams.from_settings(settings.strategy))
-        runner = StrategyRunner.from_settings(strategy, connector.market, manager, settings)
+        runner = StrategyRunner.from_settings(strategy, connector.market, manager, settings,
+                                              supervisor=manager.tasks)
         connector.tick.connect(runner.on_quote)
         connector.reconnected.connect(runner.on_reconnected)
         return cls(settings, connector, journal, manager, runner)
@@ -65,7 +66,9 @@ class TradingCore:
         return await self.manager.reconcile()
 
     async def stop(self) -> None:
+        """Stop the OMS and the runner, wait until their tasks have ended, disconnect."""
         self.manager.close()
         await self.runner.close()
+        await self.manager.tasks.stop()
         await self.connector.disconnect()
         self.journal.close()

@@ -1,10 +1,14 @@
 """One place that starts the OMS's background tasks, and one that waits for broker state.
 
 Why: a task started with a bare ``create_task`` and dropped can be garbage-collected
-mid-flight, and its exception is only printed at interpreter exit. Every task of the OMS
-(protection after a leg failure, the market entry's trail, entry timeouts, reconciliation)
-goes through :class:`TaskSupervisor`, which keeps a reference until it ends and reports
-failures through one callback (Nautilus's task helper is the model).
+mid-flight, and its exception is only printed at interpreter exit. Every background task of
+the core and the runtime (protection after a leg failure, the market entry's trail,
+reconciliation after a reconnect, a re-read of an order, the runner's signal submissions and
+bar flusher) goes through :class:`TaskSupervisor`: it names each task, keeps a reference
+until it ends, logs a failure and reports it through one callback (the OrderManager's
+publishes an ``Alert``, so the trader sees it), and cancels everything on stop. Timers
+(``call_later``: the entry timeouts) are kept and cancelled the same way. Nautilus's task
+helper is the model.
 
 :class:`StateWaiter` lets a command wait for the broker's answer (e.g. "every exit leg of
 this trade is cancelled") without polling: the OrderManager calls ``notify`` whenever it
@@ -24,6 +28,7 @@ log = logging.getLogger("sigma9.oms")
 class TaskSupervisor:
     def __init__(self, on_failure: Callable[[str, BaseException], None]) -> None:
         self.tasks: set[asyncio.Task] = set()
+        self.timers: set[asyncio.TimerHandle] = set()
         self._on_failure = on_failure
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task:
@@ -32,6 +37,22 @@ class TaskSupervisor:
         self.tasks.add(task)
         task.add_done_callback(self._done)
         return task
+
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any,
+                   name: str) -> asyncio.TimerHandle:
+        """Call ``fn(*args)`` after ``delay`` seconds; kept until it runs, cancelled on stop,
+        and an exception it raises is reported like a task's."""
+        def run() -> None:
+            self.timers.discard(handle)
+            try:
+                fn(*args)
+            except Exception as exc:
+                log.error("timer %s failed: %s", name, exc, exc_info=exc)
+                self._on_failure(name, exc)
+
+        handle = asyncio.get_event_loop().call_later(delay, run)
+        self.timers.add(handle)
+        return handle
 
     def _done(self, task: asyncio.Task) -> None:
         self.tasks.discard(task)
@@ -43,8 +64,19 @@ class TaskSupervisor:
             self._on_failure(task.get_name(), exc)
 
     def cancel_all(self) -> None:
+        """Cancel every task and timer (stop: nothing of this session runs on afterwards)."""
         for task in list(self.tasks):
             task.cancel()
+        for timer in list(self.timers):
+            timer.cancel()
+        self.timers.clear()
+
+    async def stop(self) -> None:
+        """Cancel everything and wait until the tasks have ended."""
+        pending = list(self.tasks)
+        self.cancel_all()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 class StateWaiter:

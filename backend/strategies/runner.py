@@ -22,9 +22,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from backend.core.events import Event, Fanout, Listener, Subscriber, event_from_legacy
+from backend.core.events import Alert, Event, Fanout, Listener, Subscriber, event_from_legacy
 from backend.core.models import Bar, Quote
 from backend.core.signal import Signal, SignalRefused
+from backend.core.tasks import TaskSupervisor
 from backend.strategies.bars import BarBuilder, ib_bar_size
 from backend.strategies.base import StrategyBase
 from backend.strategies.events import (
@@ -58,7 +59,8 @@ class EntryPort(Protocol):
 class StrategyRunner:
     def __init__(self, strategy: StrategyBase, market: MarketPort, entries: EntryPort,
                  bar_size_s: int, warmup_duration: str = "1 D",
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 supervisor: TaskSupervisor | None = None) -> None:
         self.strategy = strategy
         self.market = market
         self.entries = entries
@@ -70,14 +72,22 @@ class StrategyRunner:
         self.fanout = Fanout()
         self.listeners: list[Listener] = self.fanout.listeners
         """Legacy ``fn(kind, payload)`` callbacks, kept for scripts; ``subscribe`` is the API."""
+        self.supervisor = supervisor or TaskSupervisor(self._task_failed)
+        """Starts the runner's tasks (the OMS's, in TradingCore: a failure is an OMS Alert)."""
         self.tasks: set[asyncio.Task] = set()
+        """The runner's own submissions still running (the supervisor may hold others')."""
         self._flusher: asyncio.Task | None = None
 
     @classmethod
     def from_settings(cls, strategy: StrategyBase, market: MarketPort, entries: EntryPort,
-                      settings: Any) -> StrategyRunner:
+                      settings: Any, supervisor: TaskSupervisor | None = None
+                      ) -> StrategyRunner:
         s = settings.strategy
-        return cls(strategy, market, entries, s.bar_size_s, s.warmup_duration)
+        return cls(strategy, market, entries, s.bar_size_s, s.warmup_duration,
+                   supervisor=supervisor)
+
+    def _task_failed(self, name: str, exc: BaseException) -> None:
+        self.publish(Alert(message=f"{name} failed: {exc}"))
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Call ``fn(event)`` for every runner event from now on; returns the unsubscribe."""
@@ -108,7 +118,7 @@ class StrategyRunner:
         self.watchlist = tuple(armed)
         self.armed = bool(armed)
         if self.armed and self._flusher is None:
-            self._flusher = asyncio.get_event_loop().create_task(self._flush_loop())
+            self._flusher = self.supervisor.spawn(self._flush_loop(), "bar flusher")
         self.publish(Armed(tuple(armed)) if self.armed else ArmFailed(tuple(armed)))
         return armed
 
@@ -172,7 +182,7 @@ class StrategyRunner:
             self.publish(SignalIgnored(signal, "strategy disarmed"))
             return
         self.publish(SignalEmitted(signal))
-        task = asyncio.get_event_loop().create_task(self._submit(signal))
+        task = self.supervisor.spawn(self._submit(signal), f"entry for signal {signal.id}")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
