@@ -6,10 +6,10 @@ rule is written here as data, next to its sentence, and each is a one-line table
 The rules are the ones a signal's entry obeys (``sizing.ENTRY_RULES``, ``session_refusal``)
 plus those only a hand-typed order can break:
 
-- whole shares only (IB's stock orders are in whole shares for API clients; a fraction is a
-  typo here, not an intent);
-- a limit price on the instrument's tick grid (IB rejects an off-grid price with error 110,
-  ib-orders "Real IB evidence"; refusing says so before anything leaves);
+- whole shares only (Sigma9's orders carry an int quantity, as a signal's sizing does; a
+  fraction typed here is a typo, not an intent: no IB behaviour is relied on);
+- a limit price on the instrument's tick grid (IB rejects an off-grid price with error 110:
+  ib-orders.md P6, docs/ib-codes.md; refusing says so before anything leaves);
 - no market order outside regular hours (IB resets outsideRth on MKT orders, ib_insync #141,
   so it would sit until the open);
 - no sell that opens a short, and no sell of shares the exit group protects (the group and
