@@ -1,8 +1,9 @@
 """Figures 3 and 4: the real main window under a busy tape, and memory as orders pile up.
 
 One terminal process as ``sigma9 --sim`` builds it (``TradingCore`` + ``MainWindow``,
-offscreen Qt on a qasync loop), against a simulator child process (``sigma9-sim``, as
-``--sim`` runs it, so the terminal's CPU is its own):
+offscreen Qt on a qasync loop), against a simulator child process (``bench.sim_child``:
+``sigma9-sim``'s server with market-data lines for every symbol), as ``--sim`` runs one,
+so the terminal's CPU is its own:
 
 - Memory (figure 4): RSS (``/proc/self/status``) after 1,000 and 10,000 orders have gone
   through the OMS, the journal and the window's models. The orders are entries with their
@@ -52,10 +53,8 @@ def free_port() -> int:
 
 def start_sim(symbols: list[str], ticks_per_s: float, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backend.sim.cli", "--port", str(port), "--symbols",
-         ",".join(symbols), "--tick-interval", str(1 / ticks_per_s), "--volatility", "0.0002",
-         "--seed", "7", "--cash", "1000000000", "--log-level", "WARNING"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [sys.executable, "-m", "bench.sim_child", str(port), str(1 / ticks_per_s),
+         ",".join(symbols)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
