@@ -36,7 +36,6 @@ from backend.core.events import (
     Fanout,
     FillReceived,
     Listener,
-    OrderUpdated,
     PositionsChanged,
     SignalRefusal,
     Slippage,
@@ -60,13 +59,14 @@ from backend.core.models import (
     OrderStatus,
     Position,
 )
+from backend.core.order_lifecycle import OrderLifecycle
 from backend.core.portfolio import Portfolio
 from backend.core.ports import BrokerPort, accepted_signals, leg_plans
 from backend.core.protection import EXIT_ROLES, Protection
 from backend.core.recovery import Recovery
 from backend.core.recovery_rules import LOST_OUTCOME, is_lost, retry_refusal
 from backend.core.signal import MalformedSignal, Signal, SignalRefused, parse_signal
-from backend.core.state_machine import TRANSITIONS, UpdateRefused, apply_update, surprise
+from backend.core.state_machine import TRANSITIONS
 from backend.core.tasks import StateWaiter, TaskSupervisor
 from backend.core.trade_view import OmsActions
 from backend.core.trader_desk import TraderDesk
@@ -91,10 +91,6 @@ class OrderManager:
         self.fills: dict[str, FillRecord] = {f.exec_id: f for f in journal.fills()}
         self.portfolio = Portfolio(self.fills, lambda symbol: tuple(self.live_exit_roles(symbol)))
         """Marks, books and P&L: the one owner of those figures (``backend/core/portfolio``)."""
-        self._pending_entries: dict[str, str] = {}
-        """Entry order id -> symbol, for entries working with nothing filled (kept by _store)."""
-        for record in self.orders.values():
-            self._index_pending(record)
         self.fanout = Fanout()
         self.listeners: list[Listener] = self.fanout.listeners
         """Legacy ``fn(kind, payload)`` callbacks, kept for scripts; ``subscribe`` is the API."""
@@ -107,6 +103,9 @@ class OrderManager:
         self.activated_trails: set[str] = set()
         self.tasks = TaskSupervisor(self._task_failed)
         self.waiter = StateWaiter()
+        self.lifecycle = OrderLifecycle(self.orders, journal, self.publish, self.waiter.notify,
+                                        self.tasks.spawn, getattr(broker, "reread_order", None))
+        """The one path by which an order's record changes (``_store``): the state machine."""
         actions = OmsActions(
             publish=self.publish, spawn=self._spawn, remember_sent=self._remember_sent,
             store=lambda record: self._store(record, self.orders.get(record.order_id)),
@@ -119,8 +118,6 @@ class OrderManager:
         self.recovery = Recovery(self, broker, actions, self.protection)
         """Reconciliation after a connect, a reconnect or a restart."""
         self.desk = TraderDesk(self)
-        self.refused_updates: set[tuple[str, str]] = set()
-        """(order id, edge) of updates the state machine refused: alerted and re-read once."""
         self.closed = False
 
     @property
@@ -390,16 +387,10 @@ class OrderManager:
 
     def pending_entry_symbols(self) -> set[str]:
         """Entries still waiting for a fill; a symbol already held counts as open instead."""
-        return set(self._pending_entries.values()) - self.portfolio.open_symbols()
+        return self.lifecycle.pending_symbols() - self.portfolio.open_symbols()
 
     def get_active_positions(self) -> list[Position]:
         return self.portfolio.positions()
-
-    def _index_pending(self, record: OrderRecord) -> None:
-        if record.role is LegRole.ENTRY and not record.status.is_final and record.filled == 0:
-            self._pending_entries[record.order_id] = record.symbol
-        else:
-            self._pending_entries.pop(record.order_id, None)
 
     # -- broker events in ----------------------------------------------------------
     def on_order_status(self, record: OrderRecord) -> None:
@@ -482,46 +473,13 @@ class OrderManager:
             self.desk.note_activation(quote.symbol, quote.last)
 
     def _store(self, record: OrderRecord, known: OrderRecord | None) -> bool:
-        """The one path by which an order's record changes: checked by the state machine
-        (``apply_update``), then journalled and published. A refused update is not stored
-        (``_refuse_update``); returns whether ``record`` was stored."""
+        """Apply an update of an order (``OrderLifecycle.apply``: checked by the state
+        machine, then journalled and published); returns whether it was stored."""
         if self.closed:
             log.debug("order %s after close: left to the next reconciliation",
                       record.order_id)
             return False
-        checked = apply_update(known, record)
-        if isinstance(checked, UpdateRefused):
-            self._refuse_update(checked)
-            return False
-        if known is not None and (why := surprise(known.status, record.status)):
-            log.info("order %s: %s -> %s: %s", record.order_id, known.status.value,
-                     record.status.value, why)
-        self.orders[record.order_id] = record
-        self._index_pending(record)
-        self.journal.upsert_order(record)
-        if known is None or known.status is not record.status:
-            self.journal.record_status_change(record.order_id,
-                                              known.status if known else None, record.status,
-                                              record.broker_status, record.message)
-        self.publish(OrderUpdated(record))
-        self.waiter.notify()
-        return True
-
-    def _refuse_update(self, refused: UpdateRefused) -> None:
-        """Log it; tell the trader once per order and edge (IB repeats statuses); ask the
-        broker for its word on the order once, if the port can re-read one."""
-        key = (refused.order_id, refused.edge)
-        first = key not in self.refused_updates
-        self.refused_updates.add(key)
-        reread = getattr(self.broker, "reread_order", None)
-        message = f"{refused.reason}; not stored" + (
-            ", re-reading the order from the broker" if first and reread else "")
-        log.warning(message)
-        if not first:
-            return
-        self.publish(Alert(message=message, symbol=refused.symbol, order_id=refused.order_id))
-        if reread is not None:
-            self.tasks.spawn(reread(refused.order_id), f"re-read of order {refused.order_id}")
+        return self.lifecycle.apply(record, known)
 
 
 def _merge_identity(record: OrderRecord, known: OrderRecord) -> OrderRecord:

@@ -15,6 +15,7 @@ import pytest
 
 from backend.core import events as ev
 from backend.core.models import LegRole, OrderStatus
+from backend.core.order_lifecycle import OrderLifecycle
 from backend.core.state_machine import UpdateRefused, apply_update
 from tests.core.fakes import order
 from tests.core.test_state_machine import ALLOWED, IMPOSSIBLE
@@ -111,10 +112,33 @@ async def test_a_refused_update_asks_the_broker_for_its_word_once(manager):
     async def reread_order(order_id: str):
         asked.append(order_id)
 
-    manager.broker.reread_order = reread_order
+    # What the manager builds when its port can re-read an order (IBKRConnector can).
+    manager.lifecycle = OrderLifecycle(manager.orders, manager.journal, manager.publish,
+                                       manager.waiter.notify, manager.tasks.spawn, reread_order)
     manager._store(order("17", OrderStatus.FILLED, 100, role=LegRole.MANUAL), None)
     for _ in range(3):
         manager.on_order_status(order("17", OrderStatus.PENDING, 100, role=LegRole.MANUAL))
     while manager.pending_tasks:
         await next(iter(manager.pending_tasks))
     assert asked == ["17"]
+
+
+def test_the_manager_re_reads_through_its_port_when_the_port_can(tmp_path, isolated_settings):
+    from backend.core.journal import Journal
+    from backend.core.order_manager import OrderManager
+    from backend.settings import load_settings
+    from tests.core.fakes import FakeBroker
+
+    class Rereading(FakeBroker):
+        async def reread_order(self, order_id: str):
+            return None
+
+    settings = load_settings(journal={"path": str(tmp_path / "j.sqlite3")})
+    journal = Journal(settings.journal.path)
+    try:
+        broker = Rereading()
+        oms = OrderManager(broker, journal, settings)
+        assert oms.lifecycle._reread == broker.reread_order
+        assert OrderManager(FakeBroker(), journal, settings).lifecycle._reread is None
+    finally:
+        journal.close()
