@@ -202,8 +202,9 @@ async def gui_session(app: Any, run_terminal: Any, settings: Settings, mode: str
     """Run the terminal until its window closes; Ctrl+C or SIGTERM closes the window.
 
     Qt's C++ loop only lets Python's signal handlers run when Python code runs, so a 200 ms
-    no-op timer keeps Ctrl+C responsive. The first signal asks the windows to close (the
-    terminal then disconnects in order); a second one cancels the session outright.
+    no-op timer keeps Ctrl+C responsive. The first signal closes the windows without the
+    window's quit question (the terminal then disconnects in order; the exits stay at the
+    broker); a second one cancels the session outright.
     ``app.quit()`` from elsewhere is run_terminal's to handle (it closes its window).
     """
     from PyQt6.QtCore import QTimer
@@ -216,6 +217,10 @@ async def gui_session(app: Any, run_terminal: Any, settings: Settings, mode: str
         nonlocal interrupts
         interrupts += 1
         if interrupts == 1:
+            # Asked from the shell: no quit question in the window (nobody may be there).
+            for widget in app.topLevelWidgets():
+                if hasattr(widget, "close_now"):
+                    widget.close_now()
             app.closeAllWindows()
         elif task is not None:
             task.cancel()

@@ -136,7 +136,9 @@ class OrderTicket(QWidget):
         values = self.values()
         words = order_words(values)
         exits = (" with its exit group (stop, time stop and trail in one OCA group)"
-                 if values["attach_exits"] else " without exits")
+                 if values["attach_exits"] else
+                 " without exits (a position it opens is UNPROTECTED)" if values["side"] == "BUY"
+                 else "")
         answer = self.confirm("Send order", f"Send {words}{exits}?")
         if inspect.isawaitable(answer):
             answer = await answer

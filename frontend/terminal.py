@@ -114,6 +114,7 @@ async def run_terminal(settings: Any, mode: str, on_close: Callable[[], Any] | N
     try:
         await closed.wait()
     finally:
+        window.close_now()  # cancelled from outside: no question left pending (idempotent)
         if not connecting.done():
             connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -78,6 +78,9 @@ def test_closing_while_armed_asks(run, sim, tmp_path, qsettings, qtbot):
             await eventually(lambda: no.questions, what="asked")
             assert "The strategy is armed" in no.questions[0][1]
             assert window.isVisible() and core.runner.armed
+            # Ctrl+C / SIGTERM in the shell (gui_session) and app.quit() close without asking.
+            assert window.close_now() is True
+            assert len(no.questions) == 1 and not window.isVisible()
 
     run(scenario)
     assert run.reporter.reported == []
