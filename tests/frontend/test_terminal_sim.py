@@ -82,7 +82,8 @@ def test_connect_button_shows_state_account_badge_and_latency(run, sim, tmp_path
             qtbot.mouseClick(bar.connect_button, LEFT)  # now "Disconnect"
             await eventually(lambda: bar.state is ConnectionState.DISCONNECTED, what="disconnect")
             await eventually(lambda: sim.connected_clients() == [], what="broker sees it")
-            assert bar.account_label.text() == "account: —"
+            assert bar.account_label.text() == "account: — (last DU1234567)"
+            assert bar.badge_text() == "SIM", "the mode stays shown while disconnected"
 
     run(scenario)
     assert run.reporter.reported == []
@@ -132,9 +133,10 @@ def test_ignition_to_grouped_exits_then_stop_fill_closes_the_position(
                 LegRole.SAFETY_STOP, LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER]
             for leg in shown[1:]:
                 assert cell(window, leg, "order_id") == f"{CHILD_MARKER}{leg}"
-                assert cell(window, leg, "parent_id") == entry_id
+                assert window.orders.rows[leg]["parent_id"] == entry_id  # in the tooltip
                 assert broker_orders(sim)[leg]["parent_id"] == int(entry_id)
-            assert [cell(window, k, "role") for k in shown] == ["entry", "stop", "time", "trail"]
+            assert [cell(window, k, "role") for k in shown] == ["entry", "stop", "time stop",
+                                                                "trail"]
             assert len({window.orders.rows[k]["oca_group"] for k in shown[1:]}) == 1
 
             # The position, with the legs that protect it.
@@ -143,9 +145,8 @@ def test_ignition_to_grouped_exits_then_stop_fill_closes_the_position(
             protection = window.positions.data(window.positions.index(
                 window.positions.index_of["AAPL"], window.positions.column_index("protection")))
             # Each leg in plain words, in sending order, saying what it can do now.
-            assert re.fullmatch(r"stop \d+\.\d\d working · time stop at \d\d:\d\d:\d\d UTC "
-                                r"unless \d+\.\d\d trades · trail waits for \d+\.\d\d",
-                                protection), protection
+            assert re.fullmatch(r"stop \d+\.\d\d · time stop in \d+:\d\d · "
+                                r"trail armed at \d+\.\d\d", protection), protection
             assert sim.positions()["AAPL"]["qty"] == 100
 
             # The chart of the selected symbol carries the trade's levels.

@@ -168,8 +168,8 @@ def test_positions_say_what_each_leg_can_do_now(run, sim, tmp_path, qsettings, q
                 return model.data(model.index(model.index_of["AAPL"],
                                               model.column_index("protection")))
 
-            await eventually(lambda: "stop 98.00 working" in protection(), what="stop shown")
-            assert "trail waits for 103.00" in protection()
+            await eventually(lambda: "stop 98.00" in protection(), what="stop shown")
+            assert "trail armed at 103.00" in protection()
             assert "time stop" in protection()
 
     run(scenario)
@@ -195,7 +195,7 @@ def test_protected_but_unable_to_act_is_amber_not_green(qapp):
     assert model.data(cell) == "stop: regular hours only · trail: regular hours only"
     assert model.data(cell, Qt.ItemDataRole.ForegroundRole) == AMBER
 
-    awake = [LegActivity("2", LegRole.SAFETY_STOP, True, "stop 98.00 working")]
+    awake = [LegActivity("2", LegRole.SAFETY_STOP, True, "stop 98.00")]
     model.update_positions([position], {"AAPL": awake})
-    assert model.data(cell) == "stop 98.00 working"
+    assert model.data(cell) == "stop 98.00"
     assert model.data(cell, Qt.ItemDataRole.ForegroundRole) == GREEN

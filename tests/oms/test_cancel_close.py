@@ -7,6 +7,7 @@ it would do, and offers closing the position instead.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -102,11 +103,10 @@ async def test_other_orders_cancel_as_before(core, sim):
 async def test_leg_activity_follows_the_session(core, sim):
     _entry_id, legs = await enter(core, sim)
     by_role = {a.role: a for a in core.manager.leg_activity("AAPL")}
-    assert by_role[LegRole.SAFETY_STOP].sentence == "stop 98.00 working"
+    assert by_role[LegRole.SAFETY_STOP].sentence == "stop 98.00"
     assert by_role[LegRole.SAFETY_STOP].can_act_now
-    assert by_role[LegRole.PROFIT_HARVESTER].sentence == "trail waits for 103.00"
-    assert by_role[LegRole.TIME_STOP].sentence.startswith("time stop at ")
-    assert by_role[LegRole.TIME_STOP].sentence.endswith(" UTC unless 103.00 trades")
+    assert by_role[LegRole.PROFIT_HARVESTER].sentence == "trail armed at 103.00"
+    assert re.fullmatch(r"time stop in \d+:\d\d", by_role[LegRole.TIME_STOP].sentence)
     pre_market = datetime(2026, 12, 3, 13, 0, tzinfo=timezone.utc)  # 08:00 US/Eastern
     core.manager.now = lambda: pre_market
     sentences = {a.role: a.sentence for a in core.manager.leg_activity("AAPL")}
@@ -118,7 +118,7 @@ async def test_leg_activity_follows_the_session(core, sim):
     await core.connector.market.subscribe("AAPL")  # the OMS sees the ticks
     sim.set_price("AAPL", "103.20")  # ignition: the time stop goes, the trail trails
     await eventually(lambda: [a.sentence for a in core.manager.leg_activity("AAPL")] == [
-        "stop 98.00 working", "trail working, 1.50 under the high"],
+        "stop 98.00", "trailing: 1.50 under the high"],
         what="the trail shown working")
 
 
