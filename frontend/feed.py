@@ -29,6 +29,7 @@ from backend.core.events import (
     FillReceived,
     Flattened,
     LegRejected,
+    OrderLost,
     OrderUpdated,
     PositionsChanged,
     Reprotected,
@@ -252,6 +253,9 @@ class CoreFeed(QObject):
         elif isinstance(event, Flattened):
             what = symbol or ", ".join(p.get("symbols", [])) or "nothing open"
             self.log.append(Level.ALERT, "oms", f"flattened {what}: {p.get('reason', '')}")
+        elif isinstance(event, OrderLost):
+            self.log.append(Level.ALERT, "oms", f"{symbol}: order {p.get('order_id')} lost: "
+                            f"{p.get('reason', '')}")
         elif isinstance(event, Slippage):
             self.log.append(Level.INFO, "oms", formatting.slippage_text(
                 symbol, p.get("fill"), p.get("reference"), p.get("slippage")))

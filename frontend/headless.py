@@ -35,6 +35,7 @@ from backend.core.events import (
     FillReceived,
     Flattened,
     LegRejected,
+    OrderLost,
     OrderUpdated,
     PositionsChanged,
     Reprotected,
@@ -228,7 +229,7 @@ class EventPrinter:
             self.line(fmt.slippage_text(p["symbol"], p["fill"], p["reference"], p["slippage"]))
         elif isinstance(event, Alert):
             self.line(f"ALERT {p['message']}")
-        elif isinstance(event, (LegRejected, Reprotected, Flattened)):
+        elif isinstance(event, (LegRejected, Reprotected, Flattened, OrderLost)):
             detail = ", ".join(f"{k}={fmt.leg_name(v) if k == 'role' else v}"
                                for k, v in p.items())
             self.line(f"{kind.upper().replace('_', ' ')} {detail}")

@@ -5,6 +5,7 @@ OMS's refusal."""
 from __future__ import annotations
 
 import asyncio
+import io
 from dataclasses import FrozenInstanceError
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from backend.core.models import LegRole, Position, Side
 from backend.core.signal import Signal, SignalRefused
 from backend.strategies import events as rev
 from backend.strategies.runner import StrategyRunner
+from frontend.headless import EventPrinter  # imports ib_insync: before any asyncio.run
 from tests.core.fakes import NOW, fill, order
 
 OMS_SAMPLES: list[ev.Event] = [
@@ -186,3 +188,16 @@ def test_the_runner_accepts_the_legacy_publish_form():
     runner.publish("signal", signal=SIGNAL.model_dump(mode="json"))
     runner.publish("armed", symbols=["AAPL"])
     assert seen == [rev.SignalEmitted(SIGNAL), rev.Armed(("AAPL",))]
+
+
+def test_headless_prints_each_oms_event_once_from_the_event_object():
+    out = io.StringIO()
+    printer = EventPrinter(out, now=lambda: NOW)
+    printer.on_manager(ev.SignalRefusal("sig1", "AAPL", "one position per symbol"))
+    printer.on_manager(ev.OrderLost("3", "AAPL", "sig1", "unknown at the broker"))
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "15:00:00 REFUSED AAPL (sig1): one position per symbol",
+        "15:00:00 ORDER LOST order_id=3, symbol=AAPL, signal_id=sig1, "
+        "reason=unknown at the broker"]
+    assert printer.refused_ids == {"sig1"}
