@@ -128,8 +128,10 @@ class MainWindow(QMainWindow):
         self.chart = ChartWidget(self)
         self.setCentralWidget(self.chart)
         self.strategy_panel = StrategyPanel()
-        self.strategy_panel.checker = contract_checker(
-            self.core.connector, lambda text: self.log.append(Level.WARNING, "strategy", text))
+        self.strategy_panel.checker = contract_checker(self.core.connector)
+        self.strategy_panel.can_check = self.core.connector.is_connected
+        self.strategy_panel.refused.connect(
+            lambda text: self.log.append(Level.WARNING, "strategy", text))
         self.strategy_panel.spawn = self.spawn
         self.orders_table = FilteredTable(self.orders, "filter orders",
                                           ("Working only", is_working))
@@ -230,6 +232,7 @@ class MainWindow(QMainWindow):
             await c.market.resubscribe()
         self.chart_panel.load()
         self.poll_server_time()
+        self.spawn(self.strategy_panel.recheck())  # symbols added while disconnected
         return True
 
     async def disconnect_broker(self) -> None:

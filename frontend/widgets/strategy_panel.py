@@ -7,10 +7,12 @@ subscribed and warmed up exactly those symbols, and a silent mismatch between th
 screen and what is being watched is worse than asking the trader to disarm first.
 
 A symbol is checked when it is added (issue 11: ZZZQX was accepted, then silently skipped at
-arming). ``checker`` (the window's: a contract lookup at the broker) answers, per symbol, a
-refusal sentence or nothing; a refused symbol is not added and its sentence is shown under
-the list. Without a checker (or while disconnected, the window's checker says nothing) the
-symbol is added as typed.
+arming). ``checker`` (the window's: a contract lookup at the broker) answers, per symbol, why
+it is refused ("is not a stock the broker knows") or nothing; a refused symbol is not added
+and the sentence is shown under the list and emitted (``refused``, the window logs it).
+Without a checker, or while disconnected (the window's checker then says nothing), the symbol
+is added as typed, and :meth:`StrategyPanel.recheck` (run by the window on connecting) marks
+any the broker does not know, so none is skipped at arming without a word.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtGui import QBrush, QColor
 from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -40,6 +43,7 @@ class StrategyPanel(QWidget):
     disarm_requested = pyqtSignal()
     symbol_selected = pyqtSignal(str)
     watchlist_changed = pyqtSignal(list)
+    refused = pyqtSignal(str)  # one sentence per symbol the broker does not know
 
     def __init__(self, watchlist: list[str] | tuple[str, ...] = (),
                  parent: QWidget | None = None) -> None:
@@ -54,6 +58,8 @@ class StrategyPanel(QWidget):
         self.note_label.setWordWrap(True)
         self.checker: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None
         self.checking: asyncio.Task | None = None
+        self.can_check: Callable[[], bool] = lambda: True
+        """Whether ``checker`` can answer now (the window's: connected to the broker)."""
         self.spawn: Callable[[Awaitable[None]], asyncio.Task] = asyncio.ensure_future
         """Runs the check (the window's ``spawn``: closing waits for it, failures reported)."""
         self.list = QListWidget()
@@ -96,7 +102,7 @@ class StrategyPanel(QWidget):
         self.note_label.setText("")
         if not new:
             return
-        if self.checker is None:
+        if self.checker is None or not self.can_check():  # added as typed, checked later
             self._add(new, {})
             return
         self.checking = self.spawn(self._add_checked(new, self.checker))
@@ -116,8 +122,27 @@ class StrategyPanel(QWidget):
         if fresh:
             self.list.addItems(fresh)
             self.watchlist_changed.emit(self.watchlist())
-        self.note_label.setText(" ".join(refused.values()))
-        self.note_label.setStyleSheet("color: #e53935;" if refused else "")
+        self._say([f"{symbol} {why}, so it was not added." for symbol, why in refused.items()])
+
+    def _say(self, sentences: list[str]) -> None:
+        self.note_label.setText(" ".join(sentences))
+        self.note_label.setStyleSheet("color: #e53935;" if sentences else "")
+        for sentence in sentences:
+            self.refused.emit(sentence)
+
+    async def recheck(self) -> dict[str, str]:
+        """Check the whole list (after connecting): unknown symbols are marked and named."""
+        if self.checker is None or not self.can_check() or not self.watchlist():
+            return {}
+        refused = await self.checker(self.watchlist())
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            bad = item.text() in refused
+            item.setForeground(QColor("#e53935") if bad else QBrush())
+            item.setToolTip(f"{item.text()} {refused[item.text()]}" if bad else "")
+        self._say([f"{symbol} {why}: arming will skip it; remove it from the watchlist."
+                   for symbol, why in refused.items()])
+        return refused
 
     def remove_selected(self) -> None:
         for item in self.list.selectedItems():
@@ -161,12 +186,10 @@ class StrategyPanel(QWidget):
             widget.setEnabled(not self.armed)
 
 
-def contract_checker(connector: object, on_refused: Callable[[str], object]
-                     ) -> Callable[[list[str]], Awaitable[dict[str, str]]]:
+def contract_checker(connector: object) -> Callable[[list[str]], Awaitable[dict[str, str]]]:
     """A ``StrategyPanel.checker`` asking the broker for each symbol's stock contract.
 
-    While disconnected it says nothing (the symbol is added as typed; arming checks again).
-    ``on_refused`` gets each refusal sentence (the window logs it).
+    While disconnected it says nothing (the symbol is added as typed; connecting rechecks).
     """
     from backend.broker.errors import UnknownSymbol
 
@@ -178,11 +201,9 @@ def contract_checker(connector: object, on_refused: Callable[[str], object]
             try:
                 await connector.contract_info(symbol)  # type: ignore[attr-defined]
             except UnknownSymbol:
-                refused[symbol] = f"{symbol} is not a stock the broker knows, so it was not added."
+                refused[symbol] = "is not a stock the broker knows"
             except Exception as exc:
-                refused[symbol] = f"{symbol} was not added: the broker could not check it ({exc})."
-        for sentence in refused.values():
-            on_refused(sentence)
+                refused[symbol] = f"could not be checked by the broker ({exc})"
         return refused
 
     return check

@@ -190,6 +190,28 @@ def test_an_unknown_watchlist_symbol_is_refused_with_a_sentence(
     assert run.reporter.reported == []
 
 
+def test_a_symbol_added_while_disconnected_is_checked_on_connecting(
+        run, sim, tmp_path, qsettings, qtbot):
+    async def scenario():
+        async with open_terminal(sim, tmp_path, qsettings) as (core, window):
+            panel = window.strategy_panel
+            panel.symbol_edit.setText("ZZZQX")
+            qtbot.mouseClick(panel.add_button, LEFT)
+            await eventually(lambda: "ZZZQX" in panel.watchlist(), what="added as typed")
+            await connect(qtbot, window, core)
+            sentence = ("ZZZQX is not a stock the broker knows: arming will skip it; remove "
+                        "it from the watchlist.")
+            await eventually(lambda: panel.note_label.text() == sentence, what="rechecked")
+            item = panel.list.findItems("ZZZQX", Qt.MatchFlag.MatchExactly)[0]
+            assert "not a stock the broker knows" in item.toolTip()
+            assert any(sentence in m for m in window.log.messages())
+            known = panel.list.findItems("AAPL", Qt.MatchFlag.MatchExactly)[0]
+            assert known.toolTip() == ""
+
+    run(scenario)
+    assert run.reporter.reported == []
+
+
 # -- the account strip --------------------------------------------------------------------------
 def test_account_strip_shows_ib_values_and_the_days_pnl(run, sim, tmp_path, qsettings, qtbot):
     async def scenario():
