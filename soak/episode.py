@@ -103,11 +103,24 @@ class Driver:
         self.sim.drop_connections()
 
     def do_sigkill(self, step: Step) -> None:
+        """Kill, then restart as a supervisor would: a start that fails (the broker frozen at
+        the handshake) is retried; only one that never comes up is a violation."""
         self.app.kill()
         time.sleep(step.seconds)
-        self.app.start()
-        if not self.app.wait_ready(30):
-            self.restart_failures.append(f"restart {self.app.generation - 1} did not reconcile")
+        for _attempt in range(3):
+            self.app.start()
+            if self.app.wait_ready(30):
+                return
+            self.app.stop(5)
+            time.sleep(1.0)
+        self.restart_failures.append(
+            f"the application did not start and reconcile on its journal in 3 attempts "
+            f"after a SIGKILL (last: {self._last_words()})")
+
+    def _last_words(self) -> str:
+        gen = self.app.generation
+        found = self.app.find(lambda e: e["gen"] == gen and e["event"] == "start_failed")
+        return str(found.get("error")) if found else "no answer"
 
     def do_price(self, step: Step) -> None:
         base = PRICES[step.symbol]

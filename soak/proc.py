@@ -35,6 +35,8 @@ class AppProcess:
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         self.generation += 1
+        if self._stderr is not None:  # the previous generation's, after a kill
+            self._stderr.close()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "SIGMA9_CONFIG": "",
                "QT_QPA_PLATFORM": "offscreen"}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", ""))

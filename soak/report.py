@@ -44,6 +44,9 @@ def summarize(results: list[EpisodeResult], args: dict[str, Any]) -> dict[str, A
         "violations": {k: {"count": len(v), "episodes": len({x["seed"] for x in v}),
                            "items": v} for k, v in sorted(by_invariant.items())},
         "recovery_s": _stats(recoveries),
+        "recovery_s_by_fault": {k: _stats([s for r in results for kind, s in r.recoveries
+                                           if kind == k and s is not None])
+                                for k in sorted(faults)},
         "unrecovered_faults": dict(sorted(unrecovered.items())),
         "failing_seeds": failing,
         "replay": {str(s): replay_command(s) for s in failing},
@@ -70,6 +73,9 @@ def format_summary(s: dict[str, Any], max_items: int = 3) -> list[str]:
     lines.append("time to recover: " + (f"median {r['median']}s, p95 {r['p95']}s, max "
                                         f"{r['max']}s over {r['n']} faults" if r["n"]
                                         else "no fault recovered"))
+    by_kind = [f"{k} {v['median']}s" for k, v in s["recovery_s_by_fault"].items() if v["n"]]
+    if by_kind:
+        lines.append("  median by fault: " + ", ".join(by_kind))
     if s["unrecovered_faults"]:
         lines.append("never recovered: " + ", ".join(
             f"{k} {n}" for k, n in s["unrecovered_faults"].items()))
