@@ -14,13 +14,19 @@ Sources, highest priority first (later ones only fill in what earlier ones leave
 
 Nothing is read at import time: call :func:`load_settings`. Every failure (bad value, unknown
 key, malformed TOML, missing file) is raised as :class:`SettingsError` whose ``str`` is a single
-readable line, because it is shown to end users verbatim, not as a traceback.
+readable line, because it is shown to end users verbatim, not as a traceback. The line names
+the key and the source that supplied it (the file, the environment variable, or the
+overrides), and a config file must write each value with its TOML type: ``port = "4002"`` or
+``live_trading_enabled = 1`` is refused, not converted (``settings_sources``). Every number
+has a range, so an absurd value (a 10-billion-share fixed size, a timeout of years) is refused
+at start-up rather than met mid-session.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -42,6 +48,13 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as _PydanticSettingsError
 
+from backend.settings_sources import (
+    Provenance,
+    check_file_types,
+    describe_validation_error,
+    one_line,
+)
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised only on Python 3.10
@@ -58,8 +71,15 @@ _DEFAULT_CONFIG_CANDIDATES = (
 )
 
 Port = Annotated[int, Field(ge=1, le=65535)]
-Host = Annotated[str, Field(min_length=1)]
+Host = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[^\s\x00-\x1f]+$")]
 PositiveFloat = Annotated[float, Field(gt=0)]
+Seconds = Annotated[float, Field(gt=0, le=86_400)]
+"""A positive duration of at most a day: a longer timeout or delay is a typo."""
+Money = Annotated[float, Field(gt=0, le=1e10)]
+SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9. ]{0,11}$"
+"""A ticker as IB spells a US stock (``BRK B`` has a space), at most 12 characters as in
+``Signal.symbol``."""
+MAX_SYMBOLS = 200
 
 
 class SettingsError(Exception):
@@ -78,11 +98,11 @@ class BrokerSettings(_Section):
     host: Host = "127.0.0.1"
     port: Port = 4002
     client_id: int = Field(default=1, ge=0, le=2**31 - 1)
-    account: str = ""
-    connect_timeout_s: PositiveFloat = 4.0
+    account: str = Field(default="", max_length=32, pattern=r"^[A-Za-z0-9]*$")
+    connect_timeout_s: float = Field(default=4.0, gt=0, le=600)
     live_trading_enabled: bool = False
-    reconnect_initial_delay_s: PositiveFloat = 1.0
-    reconnect_max_delay_s: PositiveFloat = 30.0
+    reconnect_initial_delay_s: float = Field(default=1.0, gt=0, le=3600)
+    reconnect_max_delay_s: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("reconnect_max_delay_s")
     @classmethod
@@ -101,17 +121,18 @@ class SimSettings(_Section):
     port: int = Field(default=0, ge=0, le=65535)  # 0 = pick a free port when spawned
     # NoDecode: the env var may be JSON or a plain comma list; _parse_symbols handles both.
     symbols: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=("AAPL", "MSFT", "TSLA"), min_length=1
+        default=("AAPL", "MSFT", "TSLA"), min_length=1, max_length=MAX_SYMBOLS
     )
-    seed: int = 7
-    tick_interval_s: PositiveFloat = 0.25
-    volatility: float = Field(default=0.0004, ge=0)
-    drift: float = 0.0
-    commission_per_share: float = Field(default=0.005, ge=0)
-    commission_min: float = Field(default=1.0, ge=0)
+    seed: int = Field(default=7, ge=0, le=2**63 - 1)
+    tick_interval_s: float = Field(default=0.25, gt=0, le=60)
+    volatility: float = Field(default=0.0004, ge=0, le=0.5)
+    drift: float = Field(default=0.0, ge=-0.1, le=0.1)
+    commission_per_share: float = Field(default=0.005, ge=0, le=100)
+    commission_min: float = Field(default=1.0, ge=0, le=10_000)
     commission_max_pct: float = Field(default=1.0, gt=0, le=100)
-    starting_cash: PositiveFloat = 1_000_000.0
-    account: str = Field(default="DU1234567", min_length=1)
+    starting_cash: Money = 1_000_000.0
+    account: str = Field(default="DU1234567", min_length=1, max_length=32,
+                         pattern=r"^[A-Za-z0-9]+$")
 
     @field_validator("symbols", mode="before")
     @classmethod
@@ -133,6 +154,10 @@ class SimSettings(_Section):
         cleaned = tuple(s.strip() for s in value)
         if any(not s for s in cleaned):
             raise ValueError("symbols must not be empty strings")
+        bad = [s for s in cleaned if not re.match(SYMBOL_PATTERN, s)]
+        if bad:
+            raise ValueError(f"{bad[0][:20]!r} is not a ticker (letters, digits, '.' or "
+                             "' ', at most 12)")
         dupes = sorted({s for s in cleaned if cleaned.count(s) > 1})
         if dupes:
             raise ValueError(f"duplicate symbols: {', '.join(dupes)}")
@@ -155,8 +180,8 @@ class ExitSettings(_Section):
     """The server-side OCA exit group attached to every entry (docs/oca.md)."""
 
     safety_stop_pct: float = Field(default=2.0, gt=0, lt=100)
-    time_stop_s: float = Field(default=180.0, gt=0)
-    trail_atr_multiplier: float = Field(default=1.5, gt=0)
+    time_stop_s: float = Field(default=180.0, gt=0, le=7 * 86_400)
+    trail_atr_multiplier: float = Field(default=1.5, gt=0, le=100)
     trail_activation_pct: float = Field(default=3.0, gt=0, lt=100)
     oca_type: Literal[1, 2, 3] = 2
     tif: Literal["DAY", "GTC"] = "GTC"
@@ -172,7 +197,7 @@ class EntrySettings(_Section):
     # At most 2.5: IB cancels a limit about 3% through the market at once (202; capture
     # api_order_type_matrix_aapl, order 381: cancelled at 2.94% over the market).
     max_slippage_pct: float = Field(default=0.5, ge=0, le=2.5)
-    timeout_s: PositiveFloat = 30.0
+    timeout_s: Seconds = 30.0
     allow_outside_rth: bool = False
     market_hours: Literal["us_equity", "always_open"] = "us_equity"
     """The session calendar entries are judged by: the exchange's (real IB), or none at all
@@ -192,10 +217,10 @@ class RiskSettings(_Section):
     """Position sizing and pre-trade checks applied to every signal."""
 
     sizing: Literal["fixed", "risk"] = "fixed"
-    fixed_shares: int = Field(default=100, ge=1)
-    risk_per_trade_usd: float = Field(default=200.0, gt=0)
-    max_notional_usd: float = Field(default=25_000.0, gt=0)
-    max_open_positions: int = Field(default=5, ge=1)
+    fixed_shares: int = Field(default=100, ge=1, le=1_000_000)
+    risk_per_trade_usd: Money = 200.0
+    max_notional_usd: Money = 25_000.0
+    max_open_positions: int = Field(default=5, ge=1, le=1000)
     on_leg_rejected_after_fill: Literal["reprotect", "flatten"] = "flatten"
 
 
@@ -203,17 +228,18 @@ class StrategySettings(_Section):
     """The Seismograph entry strategy and the live bars it reads (docs/strategy.md)."""
 
     bar_size_s: int = Field(default=60, ge=1, le=3600)
-    atr_period: int = Field(default=14, ge=1)
-    accumulation_bars: int = Field(default=15, ge=2)
-    baseline_bars: int = Field(default=30, ge=1)
-    range_atr_max: float = Field(default=2.0, gt=0)
-    volume_hold_ratio: float = Field(default=0.8, gt=0)
-    breakout_atr: float = Field(default=0.5, gt=0)
-    ignition_volume_ratio: float = Field(default=3.0, gt=0)
-    cooldown_bars: int = Field(default=30, ge=0)
+    atr_period: int = Field(default=14, ge=1, le=10_000)
+    accumulation_bars: int = Field(default=15, ge=2, le=10_000)
+    baseline_bars: int = Field(default=30, ge=1, le=10_000)
+    range_atr_max: float = Field(default=2.0, gt=0, le=1000)
+    volume_hold_ratio: float = Field(default=0.8, gt=0, le=1000)
+    breakout_atr: float = Field(default=0.5, gt=0, le=1000)
+    ignition_volume_ratio: float = Field(default=3.0, gt=0, le=1000)
+    cooldown_bars: int = Field(default=30, ge=0, le=100_000)
     # IB duration string for the reqHistoricalData warm-up: "<count> <S|D|W|M|Y>".
     warmup_duration: str = Field(default="1 D", pattern=r"^[1-9][0-9]* [SDWMY]$")
-    watchlist: Annotated[tuple[str, ...], NoDecode] = ("AAPL", "MSFT", "TSLA")
+    watchlist: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("AAPL", "MSFT", "TSLA"), max_length=MAX_SYMBOLS)
 
     @field_validator("watchlist", mode="before")
     @classmethod
@@ -229,8 +255,8 @@ class StrategySettings(_Section):
 class UiSettings(_Section):
     """Presentation knobs for the desktop terminal."""
 
-    log_max_lines: int = Field(default=2000, ge=1)
-    tick_repaint_ms: int = Field(default=150, ge=1)
+    log_max_lines: int = Field(default=2000, ge=1, le=1_000_000)
+    tick_repaint_ms: int = Field(default=150, ge=1, le=10_000)
     chart_follows_entries: bool = True
     """A new entry brings its symbol to the chart (the trade the trader must watch)."""
     theme: Literal["dark", "light"] = "dark"
@@ -298,11 +324,27 @@ def user_config_path() -> Path | None:
 def _toml_source(settings_cls: type[BaseSettings], path: Path) -> TomlConfigSettingsSource:
     """Read one TOML file, turning syntax/IO errors into a SettingsError naming the file."""
     try:
-        return TomlConfigSettingsSource(settings_cls, toml_file=path)
+        source = TomlConfigSettingsSource(settings_cls, toml_file=path)
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"invalid TOML in {path}: {exc}") from None
+        raise SettingsError(one_line(f"invalid TOML in {path}: {exc}")) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"cannot read config file {path}: {exc}") from None
+        raise SettingsError(one_line(f"cannot read config file {path}: {exc}")) from None
+    problems = check_file_types(settings_cls, source.toml_data, path)
+    if problems:
+        raise SettingsError(one_line("; ".join(problems)))
+    return source
+
+
+def _provenance(overrides: dict[str, Any]) -> Provenance:
+    """The sources as plain data, to name the one behind an invalid value."""
+    files = []
+    for path in (user_config_path(), default_config_path()):
+        if path is not None:
+            try:
+                files.append((path, tomllib.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue  # reported by the source itself
+    return Provenance(overrides, ENV_PREFIX, "__", files)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -314,55 +356,8 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_describe_validation_error(exc)) from None
+        raise SettingsError(describe_validation_error(exc, Settings,
+                                                      _provenance(overrides))) from None
     except _PydanticSettingsError as exc:
         cause = f": {exc.__cause__}" if exc.__cause__ else ""
-        raise SettingsError(_one_line(f"invalid setting: {exc}{cause}")) from None
-
-
-def _describe_validation_error(exc: ValidationError) -> str:
-    """Render pydantic errors as ``invalid setting a.b: problem (got X)``, joined by '; '."""
-    parts = []
-    for err in exc.errors(include_url=False):
-        key = _dotted(err["loc"])
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(err["loc"][:-1])
-            hint = f" (known keys: {', '.join(allowed)})" if allowed else ""
-            parts.append(f"unknown setting {key}{hint}")
-            continue
-        msg = err["msg"].removeprefix("Value error, ")
-        shown = "input" in err and not isinstance(err["input"], dict)  # dict = whole section
-        got = f" (got {_show(err['input'])})" if shown else ""
-        parts.append(f"invalid setting {key or '<root>'}: {msg}{got}")
-    return _one_line("; ".join(parts))
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
-    """Field names valid at ``loc`` (a path of section names), for 'did you mean' hints."""
-    model: Any = Settings
-    for part in loc:
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        model = field.annotation if field is not None else None
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return []
-    return list(model.model_fields)
-
-
-def _show(value: Any) -> str:
-    """Show a bad input the way the user typed it: bare for simple strings, repr otherwise."""
-    text = value if isinstance(value, str) and value and value == value.strip() else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+        raise SettingsError(one_line(f"invalid setting: {exc}{cause}")) from None

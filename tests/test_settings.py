@@ -302,3 +302,145 @@ def test_bad_cli_override_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--check-config", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sigma9: invalid setting broker.port:") and err.count("\n") == 1
+
+
+# --- bad input, tried deliberately -------------------------------------------------------------
+# Each bad configuration is one line naming the key and the source that supplied it. A config
+# file is typed: a value of the wrong TOML type is refused, never converted (pydantic's lax mode
+# used to turn "4002" into 4002, true into port 1 and live_trading_enabled = "yes" into True).
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('[broker]\nport = "4002"\n', 'broker.port: must be a whole number, not a string ("4002")'),
+        ("[broker]\nport = true\n", "broker.port: must be a whole number, not a boolean (true)"),
+        ("[broker]\nport = 4002.0\n",
+         "broker.port: must be a whole number, not a number (4002.0)"),
+        ("[broker]\nlive_trading_enabled = 1\n",
+         "broker.live_trading_enabled: must be true or false, not a whole number (1)"),
+        ('[broker]\nlive_trading_enabled = "yes"\n',
+         'broker.live_trading_enabled: must be true or false, not a string ("yes")'),
+        ('[sim]\nsymbols = "AAPL"\n', 'sim.symbols: must be a list, not a string ("AAPL")'),
+        ("[sim]\ntick_interval_s = true\n",
+         "sim.tick_interval_s: must be a number, not a boolean (true)"),
+        ('[entry]\ntimeout_s = "30"\n', 'entry.timeout_s: must be a number, not a string ("30")'),
+        ("[journal]\npath = 5\n", "journal.path: must be a quoted path, not a whole number (5)"),
+        ("[exits]\noca_type = true\n",
+         "exits.oca_type: must be a whole number, not a boolean (true)"),
+    ],
+    ids=["port-string", "port-bool", "port-float", "live-int", "live-string", "symbols-string",
+         "interval-bool", "timeout-string", "path-int", "oca-bool"],
+)
+def test_a_file_value_of_the_wrong_type_is_refused_naming_key_and_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toml: str, expected: str
+) -> None:
+    user = _write(tmp_path / "user.toml", toml)
+    monkeypatch.setenv("SIGMA9_CONFIG", str(user))
+
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+
+    message = str(info.value)
+    _assert_one_line_error(message)
+    assert message == f"invalid setting {expected} in {user}"
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[sim]\nseed = 99999999999999999999\n", "sim.seed"),
+        ("[sim]\nseed = -1\n", "sim.seed"),
+        ("[risk]\nfixed_shares = 10000000000\n", "risk.fixed_shares"),
+        ("[risk]\nmax_notional_usd = 1e300\n", "risk.max_notional_usd"),
+        ("[risk]\nmax_open_positions = 100000\n", "risk.max_open_positions"),
+        ("[broker]\nconnect_timeout_s = 1e9\n", "broker.connect_timeout_s"),
+        ("[broker]\nreconnect_max_delay_s = 1e9\n", "broker.reconnect_max_delay_s"),
+        ("[exits]\ntime_stop_s = 1e12\n", "exits.time_stop_s"),
+        ("[entry]\ntimeout_s = 1e7\n", "entry.timeout_s"),
+        ("[ui]\ntick_repaint_ms = 1000000000\n", "ui.tick_repaint_ms"),
+        ("[ui]\nlog_max_lines = 1000000000\n", "ui.log_max_lines"),
+        ("[sim]\nstarting_cash = 1e300\n", "sim.starting_cash"),
+        ("[sim]\nvolatility = 5.0\n", "sim.volatility"),
+        ('[broker]\nhost = "gw host"\n', "broker.host"),
+        ('[broker]\naccount = "DU1; rm -rf"\n', "broker.account"),
+        ('[sim]\nsymbols = ["AAPL", "NOT A TICKER AT ALL"]\n', "sim.symbols"),
+        ('[strategy]\nwatchlist = ["AA$PL"]\n', "strategy.watchlist"),
+    ],
+)
+def test_out_of_range_file_values_name_key_and_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toml: str, key: str
+) -> None:
+    user = _write(tmp_path / "user.toml", toml)
+    monkeypatch.setenv("SIGMA9_CONFIG", str(user))
+
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+
+    message = str(info.value)
+    _assert_one_line_error(message)
+    assert message.startswith(f"invalid setting {key}:")
+    assert message.endswith(f" in {user}")
+    assert "pattern" not in message and "^" not in message, "words, not a regex"
+
+
+def test_an_unknown_key_names_its_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    user = _write(tmp_path / "user.toml", "[broker]\nprot = 4001\n")
+    monkeypatch.setenv("SIGMA9_CONFIG", str(user))
+
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+
+    assert str(info.value).startswith(f"unknown setting broker.prot in {user} (known keys: ")
+
+
+def test_a_bad_environment_value_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGMA9_RISK__FIXED_SHARES", "10000000000")
+
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+
+    message = str(info.value)
+    _assert_one_line_error(message)
+    assert message.startswith("invalid setting risk.fixed_shares:")
+    assert message.endswith(" in $SIGMA9_RISK__FIXED_SHARES")
+
+
+def test_environment_text_still_converts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Variables are text by nature: the usual spellings keep working there.
+    monkeypatch.setenv("SIGMA9_BROKER__PORT", "4001")
+    monkeypatch.setenv("SIGMA9_BROKER__LIVE_TRADING_ENABLED", "false")
+    s = load_settings()
+    assert s.broker.port == 4001 and s.broker.live_trading_enabled is False
+
+
+def test_a_bad_override_names_the_overrides() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(broker={"port": 0})
+
+    assert str(info.value).endswith(" in the command-line or caller's overrides")
+
+
+def test_the_value_from_the_winning_source_is_the_one_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The user file sets a good port; the environment's bad one wins, and is the one named.
+    user = _write(tmp_path / "user.toml", "[broker]\nport = 4001\n")
+    monkeypatch.setenv("SIGMA9_CONFIG", str(user))
+    monkeypatch.setenv("SIGMA9_BROKER__PORT", "70000")
+
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+
+    assert str(info.value).endswith(" in $SIGMA9_BROKER__PORT")
+
+
+def test_a_nul_in_a_value_is_shown_escaped(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    user = _write(tmp_path / "user.toml", '[broker]\naccount = "DU1\\u0000"\n')
+    monkeypatch.setenv("SIGMA9_CONFIG", str(user))
+
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+
+    assert "\x00" not in str(info.value) and "'DU1\\x00'" in str(info.value)
