@@ -124,7 +124,9 @@ class IBKRConnector(QObject):
         """Connect and sync; raises ConnectFailed with one readable sentence (``link``)."""
         await self.link.connect()
 
-    async def disconnect(self) -> None:
+    async def disconnect(self) -> None:  # type: ignore[override]
+        # Shadows QObject.disconnect (Qt's signal-disconnect) on purpose: the connector's
+        # public API (TradingCore.stop, scripts) has always called it to close the link.
         await self.link.disconnect()
 
     # -- contracts -------------------------------------------------------------
@@ -138,10 +140,10 @@ class IBKRConnector(QObject):
         self._require_connection()
         contract = Stock(symbol, "SMART", "USD")
         details = await self.ib.reqContractDetailsAsync(contract)
-        if len(details) != 1:
+        if len(details) != 1 or details[0].contract is None:
             raise UnknownSymbol(symbol)
         d = details[0]
-        qualified = d.contract
+        qualified = details[0].contract
         qualified.exchange = "SMART"
         info = ContractInfo(symbol, qualified.conId, Decimal(str(d.minTick or 0.01)),
                             qualified.exchange, qualified.currency)
