@@ -179,7 +179,7 @@ def _wait_recovered(monitor: Monitor, journal: Path, timeout: float) -> float | 
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         time.sleep(0.25)
-        if not monitor.all_hold or monitor.last is None:
+        if not monitor.all_hold or monitor.last is None or monitor.unrecovered():
             continue
         try:
             orders, _fills = _journal_rows(journal)

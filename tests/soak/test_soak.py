@@ -52,7 +52,7 @@ def test_checker_sees_a_position_left_naked() -> None:
 @pytest.fixture(scope="module")
 def short_soak() -> list[EpisodeResult]:
     with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(lambda seed: run_episode(seed, recovery_timeout_s=6.0), SEEDS))
+        return list(pool.map(lambda seed: run_episode(seed, recovery_timeout_s=10.0), SEEDS))
 
 
 def test_short_soak_runs(short_soak: list[EpisodeResult]) -> None:
@@ -68,4 +68,5 @@ def test_short_soak_runs(short_soak: list[EpisodeResult]) -> None:
                    strict=False)
 def test_short_soak_holds_every_invariant(short_soak: list[EpisodeResult]) -> None:
     summary = summarize(short_soak, {"seeds": SEEDS})
+    print("\n".join(format_summary(summary, max_items=10)))  # shown by pytest -rA
     assert summary["failing_seeds"] == [], "\n".join(format_summary(summary, max_items=10))
