@@ -104,9 +104,20 @@ def _window_rows(now: dict, before: dict) -> list[list[str]]:
     ]
     for key in keys:
         n = key.rsplit("_", 1)[1]
-        rows.append([f"RSS after {n} orders through OMS, journal and window",
+        reached = mem.get(f"reached_for_{n}", n)
+        short = f" (the filling budget ran out before {n})" if str(reached) != n and int(
+            reached) < int(n) else ""
+        rows.append([f"RSS after {reached} orders through OMS, journal and window{short}",
                      f"{mem[key]:.0f} MB", f"at start {mem.get('start_rss_mb', 0):.0f} MB", "—",
                      f"{bmem[key]:.0f} MB" if key in bmem else "—"])
+    rates = mem.get("orders_per_s_while_filling") or []
+    if len(rates) >= 2 and len(keys) >= 2:
+        brates = bmem.get("orders_per_s_while_filling") or []
+        rows.append([f"Orders through OMS and window per second, 0 → "
+                     f"{keys[0].rsplit('_', 1)[1]} vs → {keys[-1].rsplit('_', 1)[1]} in the "
+                     "tables (throttle off)", f"{rates[0]:.0f} vs {rates[-1]:.0f}/s", "—",
+                     "the same at 10,000 rows as at 10",
+                     f"{brates[0]:.0f} vs {brates[-1]:.0f}/s" if len(brates) >= 2 else "—"])
     if len(keys) >= 2:
         growth = mem[keys[-1]] - mem[keys[0]]
         old = (f"{bmem[keys[-1]] - bmem[keys[0]]:.0f} MB"
