@@ -23,6 +23,10 @@ Decisions worth knowing (docs/ib-orders.md numbers in brackets):
   and drops it; nothing downstream ever holds the figure.
 - IB's completed orders carry orderId 0, whoever sent them, so they are keyed by their
   permanent id: ``perm-<permId>`` (:func:`order_key`); the record keeps ``perm_id`` too.
+  Evidence: IB's completedOrder message has no orderId field at all (captures
+  ``api_completed_orders_variants_aapl``, ``completed_orders_sv204_live``), so ib_insync's
+  decoder leaves ``Order.orderId`` at its default 0. No capture shows IB sending an absurd
+  figure: the bounds guard against a broken or hostile peer on the port, not a known IB habit.
 """
 
 from __future__ import annotations
