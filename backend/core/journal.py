@@ -298,6 +298,12 @@ class Journal:
         except sqlite3.Error as exc:
             raise JournalError(f"the journal at {self.path} could not {action}: "
                                f"{_problem(exc)}; nothing of it was written") from None
+        except OverflowError:
+            # sqlite3 binds Python ints as 64-bit: a quantity of 1e30 once escaped from here
+            # as OverflowError inside a Qt slot and aborted the terminal (issue 10).
+            raise JournalError(f"the journal at {self.path} could not {action}: a number in "
+                               "it does not fit a 64-bit column; nothing of it was "
+                               "written") from None
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:

@@ -669,3 +669,21 @@ def test_a_new_journal_in_a_read_only_folder_is_refused(open_folder):
     _one_sentence(message)
     assert message == (f"cannot open the journal at {path}: the file cannot be created in "
                        "its folder (Permission denied)")
+
+
+def test_a_number_too_large_for_sqlite_is_a_journal_error_not_an_overflow(tmp_path):
+    # Before: OverflowError escaped (inside a Qt slot that aborted the process).
+    with Journal(tmp_path / "journal.sqlite3") as j:
+        absurd = OrderRecord(order_id="7", symbol="AAPL", side=Side.BUY,
+                             order_type=OrderType.MARKET, quantity=10**30)
+
+        with pytest.raises(JournalError) as info:
+            j.upsert_order(absurd)
+
+        message = str(info.value)
+        _one_sentence(message)
+        assert message.startswith(f"the journal at {tmp_path / 'journal.sqlite3'} could not "
+                                  "store order 7: a number in it does not fit")
+        assert j.orders() == [] and not j._conn.in_transaction
+        j.upsert_order(ORDERS[0])
+        assert j.orders() == [ORDERS[0]]
