@@ -93,3 +93,19 @@ async def test_the_headless_run_holds_the_console_reporter_while_it_runs(monkeyp
 
     assert isinstance(getattr(seen[0], "__self__", None), ConsoleReporter)
     assert sys.excepthook is before, "given back when the run ends"
+
+
+def test_worded_errors_are_shown_as_their_sentence():
+    from backend.broker.errors import NonPaperAccount, NotConnected
+    from backend.core.journal import JournalError
+    from frontend.errors import headline
+
+    assert headline(JournalError("the journal at /j could not store order 7: the disk is "
+                                 "full; nothing of it was written")) == (
+        "Journal write failed",
+        "the journal at /j could not store order 7: the disk is full; nothing of it was "
+        "written")
+    assert headline(NotConnected()) == ("Not connected", "not connected to TWS/IB Gateway")
+    assert headline(NonPaperAccount("U1", "AAPL"))[0] == "Order refused"
+    assert headline(ValueError("bad\nvalue")) == ("Unexpected error", "ValueError: bad value")
+    assert headline(KeyError()) == ("Unexpected error", "KeyError")
