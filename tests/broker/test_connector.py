@@ -163,8 +163,11 @@ async def test_connect_emits_connecting_then_connected_with_the_paper_account(si
     assert recorder.states()[-1] is ConnectionState.DISCONNECTED
     assert not connector.is_connected()
     await eventually(lambda: sim.connected_clients() == [], what="the broker to see us go")
-    await asyncio.sleep(0.3)  # longer than the reconnect delay: a wanted disconnect stays
-    assert sim.connected_clients() == [] and connector.link.reconnect_task is None
+    # A wanted disconnect stays: even a late (or doubled, ib_async #207) disconnected event
+    # starts no retry loop.
+    connector.ib.disconnectedEvent.emit()
+    assert connector.link.reconnect_task is None and not connector.link.want_connected
+    assert sim.connected_clients() == []
     assert recorder.by_signal["reconnected"] == []
 
 
@@ -346,10 +349,21 @@ async def test_disconnect_while_reconnecting_stops_the_retries(sim):
     sim.drop_connections()
     await eventually(lambda: connector.state is ConnectionState.RECONNECTING,
                      what="reconnecting")
+    retries = connector.link.reconnect_task
+    assert retries is not None
     await connector.disconnect()
     assert connector.state is ConnectionState.DISCONNECTED and connector.link.reconnect_task is None
-    await asyncio.sleep(0.9)  # past the freeze: a live retry loop would be connected again
-    assert sim.connected_clients() == []
+    await eventually(retries.done, what="the retry loop to end")
+    assert retries.cancelled()
+    # Past the freeze (another client gets in: the broker answers again), nothing of ours
+    # came back.
+    other = IB()
+    await other.connectAsync("127.0.0.1", sim.port, clientId=CLIENT_ID + 1, timeout=5)
+    try:
+        await other.reqCurrentTimeAsync()  # a round trip after the freeze
+        assert sim.connected_clients() == [CLIENT_ID + 1]
+    finally:
+        other.disconnect()
     assert recorder.by_signal["reconnected"] == []
     assert recorder.states()[-1] is ConnectionState.DISCONNECTED
 
@@ -617,7 +631,9 @@ async def test_order_filled_once_per_execution_with_its_commission(connected, si
     order_id = await connector.place_market_order("AAPL", 100, "BUY")
     await eventually(lambda: sum(f.quantity for f in recorder.first_args("order_filled")) ==
                      100, what="three partial fills")
-    await asyncio.sleep(0.1)  # nothing further may arrive
+    # Nothing further may arrive: what the broker sent before answering a round trip has
+    # been read by the time the answer is.
+    await connector.server_time()
     fills = recorder.first_args("order_filled")
     assert [f.quantity for f in fills] == [40, 40, 20]
     assert all(f.order_id == order_id and f.price == Decimal("100.01") for f in fills)
@@ -646,7 +662,7 @@ async def test_a_too_late_cancel_is_not_an_order_error(connected, sim, filled_bu
     await eventually(lambda: any(code == 10148 for code, _ in
                                  recorder.by_signal["broker_message"]),
                      what="IB's 10148 reply to the late cancel")
-    await asyncio.sleep(0.1)
+    await connector.server_time()  # a round trip: whatever came with the 10148 is read
     assert recorder.by_signal["order_error"] == []
     assert all(r.order_id != filled_buy for r in recorder.first_args("order_cancelled"))
     assert broker_orders(sim)[filled_buy]["status"] == "Filled"
