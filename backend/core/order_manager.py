@@ -404,6 +404,8 @@ class OrderManager:
         if record.role is LegRole.ENTRY and record.filled > 0:
             self._check_entry_legs(record)
             self._request_trail(record)
+        elif record.role is LegRole.ENTRY and record.status.is_final:
+            self.protection.entry_ended(record)  # its untransmitted children go with it
 
     def on_order_error(self, order_id: str, message: str) -> None:
         known = self.orders.get(order_id)

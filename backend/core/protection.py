@@ -22,6 +22,7 @@ all of them at IB (R4), so ``cancel_quietly`` is always handed every live member
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -73,6 +74,8 @@ class Protection:
         """Signals whose market-entry trail is being sent or was sent (never twice)."""
         self.entry_timers: dict[str, asyncio.TimerHandle] = {}
         """Armed entry timeouts (one per entry, across reconnects)."""
+        self.unacknowledged_cancels: set[str] = set()
+        """Orders cancelled before the broker ever acknowledged them (``cancel_quietly``)."""
 
     def close(self) -> None:
         for timer in self.entry_timers.values():
@@ -135,6 +138,7 @@ class Protection:
                                      symbol=record.symbol, reason=message))
         if record.role is LegRole.ENTRY:
             self.cancel_quietly(self.live_trade_exits(record.signal_id))
+            self.entry_ended(record)
             return
         if record.role not in EXIT_ROLES:
             return
@@ -145,6 +149,20 @@ class Protection:
             self.cancel_quietly([entry])
             return
         self.apply_rule(record)
+
+    def entry_ended(self, entry: OrderRecord) -> None:
+        """An entry that ended without a fill takes its attached exits with it: IB cancels
+        the children of a cancelled parent (P1), and discards the untransmitted children of a
+        never-released one without a word for them (``api_bracket_trailing_stop_aapl``), so
+        the OMS must not wait for their statuses."""
+        if entry.filled or not entry.status.is_final:
+            return
+        for leg in self.view.legs_of(entry.signal_id):
+            if (leg.signal_id == entry.signal_id and not leg.status.is_final
+                    and leg.broker_status in ("", "PendingSubmit")):  # IB never spoke of it
+                self.act.store(dataclasses.replace(
+                    leg, status=OrderStatus.CANCELLED, updated_at=self.view.now(),
+                    message=f"ended with entry {entry.order_id}, which never filled"))
 
     def check_entry_legs(self, entry: OrderRecord) -> None:
         """On every status of an entry that has filled: a failed leg whose rule has not run
@@ -235,8 +253,16 @@ class Protection:
         return entry.avg_fill_price or self.view.marks.get(entry.symbol) or Decimal(0)
 
     def cancel_quietly(self, records: list[OrderRecord]) -> None:
-        """Send a cancel for each record: callers pass whole groups (module doc)."""
+        """Send a cancel for each record: callers pass whole groups (module doc).
+
+        A cancel of an order the broker never acknowledged (ib_insync still says
+        PendingSubmit) is remembered: ib_insync marks such an untransmitted order Cancelled
+        at once, locally, though the cancel may die with a dropped socket while TWS keeps
+        the order; reconciliation sends it again (``Recovery``).
+        """
         for record in records:
+            if record.broker_status in ("", "PendingSubmit"):
+                self.unacknowledged_cancels.add(record.order_id)
             try:
                 self.broker.cancel_order(record.order_id)
             except Exception as exc:

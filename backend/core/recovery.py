@@ -57,6 +57,7 @@ class Recovery:
         self.act.apply_positions(self.broker.get_positions())
         if self.broker.is_connected():
             self._resolve_lost(known)
+            self._cancel_again(known)
         for entry in list(self.view.orders.values()):
             if entry.role is LegRole.ENTRY and entry.symbol in self.view.broker_positions:
                 if self.protection.request_trail(entry,
@@ -144,6 +145,20 @@ class Recovery:
         lost_ids = ", ".join(sorted(r.order_id for r in lost))
         self.act.publish(Alert(message=f"orders {lost_ids} were lost with the connection; "
                                        "their remains at the broker were cancelled"))
+
+    def _cancel_again(self, known: set[str]) -> None:
+        """Cancels sent to orders the broker had not acknowledged, and that it does not report
+        now, are sent again by id: ib_insync marked them Cancelled locally, but the cancel may
+        have died with the socket while TWS keeps the order untransmitted."""
+        pending = self.protection.unacknowledged_cancels
+        for order_id in sorted(pending - known):
+            try:
+                self.broker.cancel_order_id(order_id)
+            except Exception as exc:
+                log.warning("could not cancel %s again: %s", order_id, exc)
+                continue
+            pending.discard(order_id)
+        pending.difference_update(known)
 
     def _signal_lost(self, signal_id: str, lost: list[OrderRecord]) -> None:
         entry_lost = any(r.role is LegRole.ENTRY for r in lost)

@@ -331,3 +331,44 @@ async def test_a_lost_signal_is_not_retried_while_the_broker_holds_an_order_of_i
         assert refused.value.code == "duplicate" and "77" in refused.value.reason
     finally:
         await trading.stop()
+
+
+def _ended(record) -> bool:
+    """Not working: final, or parked Inactive as the broker reports the rejected leg."""
+    return record.status.is_final or record.status is OrderStatus.INACTIVE
+
+
+async def test_a_rejected_transmitting_leg_ends_the_whole_chain_in_the_journal(core, sim):
+    """The trail (the transmit=True message) is refused, so nothing is released; IB discards
+    the untransmitted children of the cancelled entry without a status for them."""
+    sim.reject_next_order(201, "Order rejected - reason:TRAIL not allowed",
+                          match=lambda spec: spec.order_type == "TRAIL")
+    sig = signal()
+    entry_id = await core.manager.execute_entry(sig)
+    await eventually(lambda: all(_ended(r) for r in core.manager.trade_orders(sig.id)),
+                     what="every order of the chain ended in the journal")
+    assert core.manager.orders[entry_id].status is OrderStatus.CANCELLED
+    assert not any(o["buffered"] for o in broker_orders(sim).values())
+
+
+async def test_a_cancel_lost_with_the_connection_is_sent_again(sim, tmp_path):
+    """A leg is rejected and the connection drops mid-chain: the entry's cancel goes to a dead
+    socket while ib_insync marks the untransmitted entry Cancelled locally. On reconnect the
+    cancel is sent again, so the broker holds nothing untransmitted."""
+    trading = await _core(sim, tmp_path)
+    manager = trading.manager
+    try:
+        sim.reject_next_order(201, "Order rejected - reason:no stop today",
+                              match=lambda spec: spec.order_type == "STP")
+        entry_id, sig = await _drop_mid_chain(trading, sim, 3)
+        await eventually(lambda: trading.connector.is_connected(), timeout=8,
+                         what="automatic reconnect")
+        await eventually(lambda: not any(o["buffered"] for o in broker_orders(sim).values()),
+                         what="no untransmitted remains at the broker")
+        await eventually(lambda: all(_ended(r) for r in manager.trade_orders(sig.id)),
+                         what="nothing of the chain PENDING in the journal")
+        assert not [o for o in broker_orders(sim).values() if o["status"] not in FINAL]
+        assert held(sim) == 0 and manager.pending_entry_symbols() == set()
+        assert entry_id in manager.orders
+    finally:
+        await trading.stop()
