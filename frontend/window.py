@@ -160,6 +160,8 @@ class MainWindow(QMainWindow):
             "log": self._dock("Log and alerts", self.log_panel, right),
         }
         self.tabifyDockWidget(self.docks["orders"], self.docks["executions"])
+        self.tabifyDockWidget(self.docks["strategy"], self.docks["ticket"])  # fits 1024x700
+        self.docks["strategy"].raise_()
         self.docks["orders"].raise_()
         # First-run proportions (a remembered layout replaces them): the positions and the
         # log need room for their P&L, protection and message columns.

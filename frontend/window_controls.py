@@ -86,13 +86,13 @@ def install_controls(window: MainWindow) -> dict[str, QAction]:
 
 
 def install_close_buttons(window: MainWindow) -> RowButtonDelegate:
-    """A "Close" button in each open position's row (its Protection cell's right end)."""
+    """A "Close" button in each open position's row (the Positions model's ``close`` column)."""
     delegate = RowButtonDelegate(
         "Close", lambda symbol: window.spawn(window.actions.close_position(symbol)),
         lambda row: bool(row.get("quantity")),
         "close this position: cancel its exit group, then sell at market (asks first)",
         window)
-    column = window.positions.column_index("protection")
+    column = window.positions.column_index("close")
     window.positions_table.view.setItemDelegateForColumn(column, delegate)
     window.close_row_button = delegate
     return delegate

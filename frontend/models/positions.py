@@ -70,6 +70,8 @@ def protection_colour(value: Any, row: Mapping[str, Any]):
 
 POSITION_COLUMNS: tuple[Column, ...] = (
     Column("symbol", "Symbol", width=5),
+    Column("close", "", lambda _v, _r: "", LEFT, width=6,  # H6: the row's Close button
+           tooltip="close this position: cancel its exit group, then sell at market"),
     Column("quantity", "Qty", quantity, RIGHT, width=5),
     Column("avg_cost", "Avg cost incl. comm.", price, RIGHT, width=8,
            tooltip="average cost per share including the buying commission (IB's avgCost "

@@ -5,8 +5,9 @@ row's key, so they go stale as rows sort, filter and update many times a second;
 is painted from the row's current data and hit-tested on click, so the button always acts
 on the row it is drawn in (its key, read through ``KEY_ROLE``).
 
-The button sits at the right end of one column's cell (the text keeps the rest), and only on
-rows ``shown_for`` accepts (a closed position has nothing to close).
+The button fills one column's cell (at most ``BUTTON_WIDTH``, at its right end; any text
+keeps the rest), and only on rows ``shown_for`` accepts (a closed position has nothing to
+close).
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def test_the_close_button_in_the_position_row_asks_then_closes_it(
                              what="the position row")
             view, proxy = window.positions_table.view, window.positions_table.proxy
             row = next(r for r in range(proxy.rowCount()) if proxy.key_at(r) == "AAPL")
-            cell = proxy.index(row, window.positions.column_index("protection"))
+            cell = proxy.index(row, window.positions.column_index("close"))
             view.scrollTo(cell)
             where = button_rect(view.visualRect(cell)).center()
             questions: list[str] = []
