@@ -27,7 +27,7 @@ PENNY = Decimal("0.01")
 SUB_PENNY = Decimal("0.0001")
 CENT = Decimal("0.01")
 NO_VALUE = ""
-__all__ = ["ROLE_NAMES", "broker_text", "countdown", "fill_text", "leg_name", "money",
+__all__ = ["ROLE_NAMES", "amount", "broker_text", "countdown", "fill_text", "leg_name", "money",
            "order_prices", "plain", "price", "protection_names", "quantity", "signed_price",
            "slippage_text", "tick_of"]
 
@@ -47,7 +47,7 @@ def _decimal(value: Any) -> Decimal | None:
 
 def tick_of(value: Decimal) -> Decimal:
     """The US equity tick for a price: a cent from $1.00 up, a hundredth of a cent below."""
-    return PENNY if abs(value) >= 1 else SUB_PENNY
+    return PENNY if abs(value) >= 1 or value == 0 else SUB_PENNY
 
 
 def price(value: Any, tick: Decimal | None = None) -> str:
@@ -58,6 +58,11 @@ def price(value: Any, tick: Decimal | None = None) -> str:
     step = tick if tick is not None else tick_of(number)
     places = max(-int(step.as_tuple().exponent), 0)
     return f"{number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):.{places}f}"
+
+
+def amount(value: Any) -> str:
+    """A price distance (a trail amount): on the cent grid, whatever its size: ``0.68``."""
+    return price(value, PENNY)
 
 
 def quantity(value: Any) -> str:

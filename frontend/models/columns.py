@@ -49,6 +49,11 @@ def price(value: Any, row: Row) -> str:
     return formatting.price(value)
 
 
+def amount(value: Any, row: Row) -> str:
+    """A price distance (trail amount): cents, never sub-penny places."""
+    return formatting.amount(value)
+
+
 def money(value: Any, row: Row) -> str:
     return formatting.money(value)
 

@@ -24,6 +24,7 @@ from frontend.models.columns import (
     CENTER,
     RIGHT,
     Column,
+    amount,
     clock,
     price,
     quantity,
@@ -80,7 +81,7 @@ ORDER_COLUMNS: tuple[Column, ...] = (
     Column("limit_price", "Limit", price, RIGHT, width=7),
     Column("stop_price", "Stop", price, RIGHT, width=7,
            tooltip="stop price; for a trail, the trailing stop IB holds now"),
-    Column("trail_amount", "Trail", price, RIGHT, tooltip="trailing amount", width=5),
+    Column("trail_amount", "Trail", amount, RIGHT, tooltip="trailing amount", width=5),
     Column("status", "Status", status_text, color=status_colour, width=14, stretch=True),
     Column("updated_at", "Time", clock, CENTER, width=8),
 )

@@ -2,7 +2,8 @@
 
 Rows are keyed by symbol and survive the position closing: a closed trade stays on screen
 with quantity 0 and its realized P&L, because "how did that trade end" is the first thing a
-trader asks after an exit. The protection cell names the live legs (``stop · time · trail``)
+trader asks after an exit. The protection cell names the live legs, one line each
+(``PROTECTION_LINES`` tall rows, so the column stays narrow next to the P&L)
 and says ``UNPROTECTED`` in red when shares are held with no live exit.
 
 Last price and unrealized P&L move with every tick; they go through ``stage`` and are
@@ -37,6 +38,9 @@ from frontend.models.columns import (
 from frontend.models.table import KeyedTableModel
 
 PROTECTION_ORDER = (LegRole.SAFETY_STOP, LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER)
+LEG_SEPARATOR = "\n"
+PROTECTION_LINES = 3
+"""One line per exit leg: stop, time stop, trail."""
 ACTING_EXITS = frozenset({LegRole.SAFETY_STOP, LegRole.PROFIT_HARVESTER, LegRole.MANUAL})
 """Legs whose 'can act now' makes a position green: a stop or a trail that can fire."""
 
@@ -50,10 +54,10 @@ def protection_text(value: Any, row: Mapping[str, Any]) -> str:
         return "UNPROTECTED"
     activity = row.get("activity") or ()
     if activity:
-        return " · ".join(a.sentence for a in activity)
+        return LEG_SEPARATOR.join(a.sentence for a in activity)
     ordered = [r for r in PROTECTION_ORDER if r in roles] + [
         r for r in roles if r not in PROTECTION_ORDER]
-    return " · ".join(ROLE_NAMES.get(r, r.value) for r in ordered)
+    return LEG_SEPARATOR.join(ROLE_NAMES.get(r, r.value) for r in ordered)
 
 
 def protection_colour(value: Any, row: Mapping[str, Any]):
@@ -73,7 +77,7 @@ POSITION_COLUMNS: tuple[Column, ...] = (
     Column("close", "", lambda _v, _r: "", LEFT, width=6,  # H6: the row's Close button
            tooltip="close this position: cancel its exit group, then sell at market"),
     Column("quantity", "Qty", quantity, RIGHT, width=5),
-    Column("avg_cost", "Avg cost incl. comm.", price, RIGHT, width=8,
+    Column("avg_cost", "Avg cost\nincl. comm.", price, RIGHT, width=8,
            tooltip="average cost per share including the buying commission (IB's avgCost "
                    "and the ledger both fold it in), so it sits a little above the fill"),
     Column("last", "Last", price, RIGHT, width=7),
@@ -81,7 +85,7 @@ POSITION_COLUMNS: tuple[Column, ...] = (
     Column("realized", "Realized", money, RIGHT, pnl_colour, width=9,
            tooltip="realized P&L, net of commissions"),
     Column("protection", "Protection", protection_text, LEFT, protection_colour,
-           sort=lambda v, r: len(v or ()), width=40, stretch=True,
+           sort=lambda v, r: len(v or ()), width=21, stretch=True,
            tooltip="exit legs live at the broker for this position, and whether each "
                    "can act now (amber: protected, but nothing can fire in this session)"),
 )
@@ -165,6 +169,7 @@ def totals_of(rows: Iterable[Mapping[str, Any]]) -> Totals:
 
 class PositionsModel(KeyedTableModel):
     columns = POSITION_COLUMNS
+    row_lines = PROTECTION_LINES
 
     def tooltip(self, row: Mapping[str, Any], column: Column) -> str | None:
         """The protection cell's sentences one per line (the cell may be cut at 1024 px)."""
@@ -183,7 +188,8 @@ class PositionsModel(KeyedTableModel):
         for p in positions:
             self.upsert(p.symbol, {
                 "activity": tuple(activity.get(p.symbol, ())),
-                "symbol": p.symbol, "quantity": p.quantity, "avg_cost": p.avg_cost,
+                "symbol": p.symbol, "quantity": p.quantity,
+                "avg_cost": p.avg_cost if p.quantity else None,  # a closed trade has none
                 "last": p.market_price, "unrealized": p.unrealized_pnl if p.quantity else None,
                 "realized": p.realized_pnl, "commissions": p.commissions,
                 "protection": tuple(p.protected_by)})

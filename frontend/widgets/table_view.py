@@ -33,8 +33,9 @@ from PyQt6.QtWidgets import (
 from frontend.models.proxy import TableProxy
 from frontend.models.table import ROW_ROLE
 
-CELL_PADDING_PX = 14
+CELL_PADDING_PX = 22
 """Room for the cell margins and the sort arrow around the text."""
+ROW_PADDING_PX = 6
 
 
 class FilteredTable(QWidget):
@@ -54,7 +55,11 @@ class FilteredTable(QWidget):
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.verticalHeader().setVisible(False)
-        self.view.verticalHeader().setDefaultSectionSize(22)
+        lines = max(int(getattr(model, "row_lines", 1)), 1)
+        line_height = self.view.fontMetrics().lineSpacing()
+        self.view.verticalHeader().setDefaultSectionSize(
+            max(22, lines * line_height + ROW_PADDING_PX))
+        self.view.setWordWrap(lines > 1)
         self.size_columns()
         self.view.setAlternatingRowColors(True)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
@@ -89,7 +94,9 @@ class FilteredTable(QWidget):
         digit = metrics.horizontalAdvance("0")
         title_metrics = header.fontMetrics()
         for index, column in enumerate(getattr(self.model, "columns", ())):
-            width = max(title_metrics.horizontalAdvance(column.title), column.width * digit)
+            title = max((title_metrics.horizontalAdvance(line)
+                         for line in column.title.split("\n")), default=0)
+            width = max(title, column.width * digit)
             header.resizeSection(index, width + CELL_PADDING_PX)
             if column.stretch:
                 header.setSectionResizeMode(index, QHeaderView.ResizeMode.Stretch)

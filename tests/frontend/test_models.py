@@ -188,7 +188,7 @@ def test_positions_show_which_legs_protect_them(qapp):
             LegRole.TIME_STOP, LegRole.SAFETY_STOP, LegRole.PROFIT_HARVESTER)),
         Position("MSFT", 10, Decimal("400")),
         Position("TSLA", 0, Decimal(0), Decimal("31.40"))])
-    assert text(model, "AAPL", "protection") == "stop · time stop · trail"
+    assert text(model, "AAPL", "protection") == "stop\ntime stop\ntrail"  # a line a leg
     assert text(model, "MSFT", "protection") == "UNPROTECTED"
     assert text(model, "TSLA", "protection") == "closed"
     column = model.column_index("protection")

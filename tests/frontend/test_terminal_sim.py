@@ -145,7 +145,7 @@ def test_ignition_to_grouped_exits_then_stop_fill_closes_the_position(
             protection = window.positions.data(window.positions.index(
                 window.positions.index_of["AAPL"], window.positions.column_index("protection")))
             # Each leg in plain words, in sending order, saying what it can do now.
-            assert re.fullmatch(r"stop \d+\.\d\d · time stop in \d+:\d\d · "
+            assert re.fullmatch(r"stop \d+\.\d\d\ntime stop in \d+:\d\d\n"
                                 r"trail armed at \d+\.\d\d", protection), protection
             assert sim.positions()["AAPL"]["qty"] == 100
 

@@ -192,7 +192,7 @@ def test_protected_but_unable_to_act_is_amber_not_green(qapp):
               LegActivity("4", LegRole.PROFIT_HARVESTER, False, "trail: regular hours only")]
     model.update_positions([position], {"AAPL": asleep})
     cell = model.index(model.index_of["AAPL"], model.column_index("protection"))
-    assert model.data(cell) == "stop: regular hours only · trail: regular hours only"
+    assert model.data(cell) == "stop: regular hours only\ntrail: regular hours only"
     assert model.data(cell, Qt.ItemDataRole.ForegroundRole) == AMBER
 
     awake = [LegActivity("2", LegRole.SAFETY_STOP, True, "stop 98.00")]
