@@ -89,8 +89,11 @@ def _bracket(server: Any, first: int, entry_type: str) -> None:
 def run(scale: str = "full") -> dict[str, Any]:
     history, reps, per_rep = {"smoke": (20, 1, 3), "quick": (10_000, 3, 30)}.get(
         scale, (10_000, 3, 100))
+    import asyncio
+
     from ib_insync import IB  # the client whose session receives every push
 
+    asyncio.set_event_loop(asyncio.new_event_loop())  # an earlier figure's run closed its own
     sim = SimThread(SimConfig(port=0, starting_cash=Decimal("1000000000"))).start()
     ib = IB()
     try:

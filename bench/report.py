@@ -35,6 +35,15 @@ def cell(stat: Any, unit: str = "ms", digits: int = 2, scale: float = 1.0) -> st
     return f"{med:.{digits}f}{spread} {unit}".strip()
 
 
+def verdict(stat: Any, limit: float, below: bool = True, scale: float = 1.0) -> str:
+    """" met" or " **missed**" for a median against its target (a dash's worth if none)."""
+    value = stat.get("median") if isinstance(stat, dict) else stat
+    if not isinstance(value, (int, float)) or value != value:
+        return ""
+    value *= scale
+    return " met" if (value < limit if below else value >= limit) else " **missed**"
+
+
 def _ratio(a: Any, b: Any) -> str:
     if not (isinstance(a, dict) and isinstance(b, dict)) or not b.get("median"):
         return "—"
@@ -54,11 +63,14 @@ def _signal_rows(now: dict, before: dict) -> list[list[str]]:
                          f"{data.get('signals_in_session', point)} signals in",
                          cell(ours), f"raw ib_insync {cell(raw)}; TCP round trip "
                          f"{cell(data.get(f'tcp_{q}_ms'), digits=3)}",
-                         f"{_ratio(ours, raw)} raw" + (" (target ≤ 1.2×)" if q == "p50" else ""),
+                         f"{_ratio(ours, raw)} raw" + (
+                             " (target ≤ 1.2×)" + verdict(_over(ours, raw), 1.2 + 1e-9)
+                             if q == "p50" else ""),
                          cell(prior.get(f"sigma9_{q}_ms")) if prior else "—"])
         rows.append([f"Journal transactions per signal, {data.get('signals_in_session', point)}"
                      " signals in", cell(data.get("journal_tx_per_signal"), "", 1), "—",
-                     "≤ 2", cell(prior.get("journal_tx_per_signal"), "", 1) if prior else "—"])
+                     "≤ 2" + verdict(data.get("journal_tx_per_signal"), 2 + 1e-9),
+                     cell(prior.get("journal_tx_per_signal"), "", 1) if prior else "—"])
     return rows
 
 
@@ -69,7 +81,8 @@ def _fill_rows(now: dict, before: dict) -> list[list[str]]:
         [f"Fill → stop working at the simulator, p50, {f.get('history_orders', '?')} finished "
          "orders", cell(f.get("fill_to_protected_p50_ms"), digits=3),
          f"one report of a resting chain {cell(f.get('floor_chain_call_per_report_ms'), digits=3)}",
-         "< 1 ms, same pass", cell(b.get("fill_to_protected_p50_ms"), digits=3)],
+         "< 1 ms, same pass" + verdict(f.get("fill_to_protected_p50_ms"), 1.0),
+         cell(b.get("fill_to_protected_p50_ms"), digits=3)],
         ["Fill → stop working, p99", cell(f.get("fill_to_protected_p99_ms"), digits=3), "—",
          "< 1 ms", cell(b.get("fill_to_protected_p99_ms"), digits=3)],
         ["Stop working in the fill's own matching pass",
@@ -93,13 +106,15 @@ def _window_rows(now: dict, before: dict) -> list[list[str]]:
          f"{cell(loaded.get('order_events_per_s'), 'order events/s', 1)}",
          cell(loaded.get("lateness_p99_ms"), digits=1),
          f"same window, no stream {cell(quiet.get('lateness_p99_ms'), digits=1)}; a frame 16 ms",
-         "< 16 ms", cell(bl.get("lateness_p99_ms"), digits=1)],
+         "< 16 ms" + verdict(loaded.get("lateness_p99_ms"), 16.0),
+         cell(bl.get("lateness_p99_ms"), digits=1)],
         ["Window event-loop lateness p50", cell(loaded.get("lateness_p50_ms"), digits=2),
          f"no stream {cell(quiet.get('lateness_p50_ms'), digits=2)}", "—",
          cell(bl.get("lateness_p50_ms"), digits=2)],
         ["Terminal CPU under that load (process time / wall)",
          cell(loaded.get("cpu_cores"), "cores", 2),
-         f"no stream {cell(quiet.get('cpu_cores'), 'cores', 2)}", "< 0.5 core",
+         f"no stream {cell(quiet.get('cpu_cores'), 'cores', 2)}",
+         "< 0.5 core" + verdict(loaded.get("cpu_cores"), 0.5),
          cell(bl.get("cpu_cores"), "cores", 2)],
     ]
     for key in keys:
@@ -123,7 +138,7 @@ def _window_rows(now: dict, before: dict) -> list[list[str]]:
         old = (f"{bmem[keys[-1]] - bmem[keys[0]]:.0f} MB"
                if keys[0] in bmem and keys[-1] in bmem else "—")
         rows.append([f"RSS growth {keys[0].rsplit('_', 1)[1]} → {keys[-1].rsplit('_', 1)[1]} "
-                     "orders", f"{growth:.0f} MB", "—", "< 50 MB", old])
+                     "orders", f"{growth:.0f} MB", "—", "< 50 MB" + verdict(growth, 50.0), old])
     return rows
 
 
@@ -133,9 +148,10 @@ def _startup_rows(now: dict, before: dict) -> list[list[str]]:
     floor = "; ".join(f"{k.replace('import_', 'import ')} {cell(v, 's', 2)}"
                       for k, v in floors.items())
     return [["`sigma9 --sim`: process start → window shown", cell(s.get("window_shown_s"), "s"),
-             floor, "< 0.4 s", cell(b.get("window_shown_s"), "s")],
+             floor, "< 0.4 s" + verdict(s.get("window_shown_s"), 0.4),
+             cell(b.get("window_shown_s"), "s")],
             ["`sigma9 --sim`: process start → connected", cell(s.get("connected_s"), "s"), "—",
-             "< 0.6 s", cell(b.get("connected_s"), "s")]]
+             "< 0.6 s" + verdict(s.get("connected_s"), 0.6), cell(b.get("connected_s"), "s")]]
 
 
 def _sim_rows(now: dict, before: dict) -> list[list[str]]:
@@ -146,12 +162,14 @@ def _sim_rows(now: dict, before: dict) -> list[list[str]]:
         prior = _get(b, "resting", size) or {}
         rows.append([f"Simulator market step, {size} resting orders over "
                      f"{e.get('symbols', '?')} symbols", cell(data.get("step_ms")),
-                     f"no orders {floor}", "< 5 ms at 10,000" if size == "10000" else "—",
+                     f"no orders {floor}", "< 5 ms at 10,000" + verdict(data.get("step_ms"), 5.0)
+                     if size == "10000" else "—",
                      cell(prior.get("step_ms"))])
     for size, data in (e.get("resting") or {}).items():
         prior = _get(b, "resting", size) or {}
         rows.append([f"Simulator order intake, {size} resting", cell(
-            data.get("intake_per_s"), "orders/s", 0), "—", "≥ 5,000/s",
+            data.get("intake_per_s"), "orders/s", 0), "—",
+            "≥ 5,000/s" + verdict(data.get("intake_per_s"), 5000.0, below=False),
             cell(prior.get("intake_per_s"), "orders/s", 0)])
     return rows
 
@@ -181,6 +199,12 @@ def table(results: dict[str, Any], baseline: dict[str, Any] | None = None) -> st
         lines += ["", "Figures that failed in this run:"]
         lines += [f"- {name}: {text}" for name, text in errors.items()]
     return "\n".join(lines)
+
+
+def _over(a: Any, b: Any) -> float | None:
+    if not (isinstance(a, dict) and isinstance(b, dict)) or not b.get("median"):
+        return None
+    return float(a["median"] / b["median"])
 
 
 def _load(values: Any) -> str:

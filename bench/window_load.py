@@ -112,7 +112,7 @@ class Terminal:
         settings = load_settings(
             broker={"port": self.port, "client_id": CLIENT, "connect_timeout_s": 10.0},
             journal={"path": str(self.workdir / "journal.sqlite3")},
-            entry={"market_hours": "always_open"}, risk={"max_open_positions": 100_000},
+            entry={"market_hours": "always_open"}, risk={"max_open_positions": 1000},
             strategy={"bar_size_s": 60, "warmup_duration": "120 S",
                       "watchlist": self.symbols[:2]})
         self.core = TradingCore.build(settings)
@@ -253,7 +253,8 @@ async def _session(symbols: list[str], ticks: float, targets: list[int], seconds
 
 
 def run(scale: str = "full") -> dict[str, Any]:
-    """full: 200 symbols x 5 ticks/s, 1k and 10k orders, 3 x 10 s phases; quick: 3 x 5 s;
+    """full: 200 symbols x 5 ticks/s, 1k and 10k orders (filling budget 120 s), 3 x 10 s
+    phases; quick: 3 x 5 s (budget 90 s);
     smoke: 5 symbols, 20 orders, one short phase."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt6.QtWidgets import QApplication
@@ -263,9 +264,9 @@ def run(scale: str = "full") -> dict[str, Any]:
     if scale == "smoke":
         n, ticks, targets, seconds, reps, budget = 5, 5.0, [8, 20], 1.0, 1, 30.0
     elif scale == "quick":
-        n, ticks, targets, seconds, reps, budget = 200, 5.0, [1_000, 10_000], 5.0, 3, 120.0
+        n, ticks, targets, seconds, reps, budget = 200, 5.0, [1_000, 10_000], 5.0, 3, 90.0
     else:
-        n, ticks, targets, seconds, reps, budget = 200, 5.0, [1_000, 10_000], 10.0, 3, 180.0
+        n, ticks, targets, seconds, reps, budget = 200, 5.0, [1_000, 10_000], 10.0, 3, 120.0
     symbols = [f"L{i:03d}" for i in range(n)]
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
