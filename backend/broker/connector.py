@@ -108,7 +108,7 @@ class IBKRConnector(QObject):
         return cls(broker.host, broker.port, broker.client_id, broker.account,
                    broker.connect_timeout_s, broker.reconnect_initial_delay_s,
                    broker.reconnect_max_delay_s,
-                   live_trading_enabled=broker.live_trading_enabled)
+                   live_trading_enabled=getattr(broker, "live_trading_enabled", False))
 
     # -- connection ------------------------------------------------------------
     def is_connected(self) -> bool:
