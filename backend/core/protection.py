@@ -68,6 +68,9 @@ class Protection:
         after it is :attr:`covered`'s job."""
         self.covered: dict[str, int] = {}
         """Per signal whose rule ran: the entry shares the rule has dealt with so far."""
+        self.replaced_groups: set[str] = set()
+        """Exit groups (by their signal id, ``abc`` or ``abc~r1``) the rule cancelled: a later
+        failure of one of their legs is not a new failure of the position's protection."""
         self.escalated: set[str] = set()
         """Signals whose re-protection failed: every later rule for them is flatten."""
         self.trail_requested: set[str] = set()
@@ -182,6 +185,8 @@ class Protection:
         the orders are being sent are covered by the next call, never twice nor never.
         """
         self.handled_failures.add(record.order_id)
+        if record.signal_id in self.replaced_groups:
+            return  # a leg of a group the rule already replaced: its shares are dealt with
         signal_id = base_signal_id(record.signal_id)
         entry = self.view.entry_of(signal_id)
         if REPROTECT_SEPARATOR in record.signal_id:
@@ -190,6 +195,7 @@ class Protection:
         # IB leaves the siblings of a rejected member working (R4: a system cancel or
         # rejection does not cancel the group); the rule replaces every group of the trade.
         ending = [r for r in self.live_trade_exits(signal_id) if r.order_id != record.order_id]
+        self.replaced_groups.update({record.signal_id, *(r.signal_id for r in ending)})
         if entry is not None and not entry.status.is_final and entry.remaining > 0:
             ending.insert(0, entry)  # its protection broke: the trade stops growing
         self.cancel_quietly(ending)
