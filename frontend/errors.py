@@ -157,6 +157,7 @@ class ConsoleReporter:
     def __init__(self, err: TextIO | None = None) -> None:
         self.err = err
         self.reported: list[tuple[str, str]] = []
+        self._seen: set[tuple[str, str]] = set()
         self._previous_hook: Callable[..., Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -195,8 +196,10 @@ class ConsoleReporter:
         title, message = headline(exc)
         log.debug("%s: %s\n%s", title, message,
                   "".join(traceback.format_exception(type(exc), exc, tb)))
-        repeated = (title, message) in self.reported
-        self.reported.append((title, message))
+        repeated = (title, message) in self._seen
+        self._seen.add((title, message))
+        if len(self.reported) < 1000:  # a record for tests and tools, bounded
+            self.reported.append((title, message))
         if not repeated:
             print(f"sigma9: {title.lower()}: {message}", file=self.err or sys.stderr,
                   flush=True)
