@@ -128,12 +128,14 @@ class Recovery:
             return
         now = self.view.now()
         for record in lost:
-            try:
-                # Untransmitted remains stay at TWS after a drop (ib_insync #71) and are
-                # invisible to the API (api_transmit_false_then_transmit_aapl): cancel by id.
-                self.broker.cancel_order_id(record.order_id)
-            except Exception as exc:
-                log.warning("could not cancel lost order %s: %s", record.order_id, exc)
+            if self._may_be_untransmitted(record):
+                try:
+                    # Untransmitted remains stay at TWS after a drop (ib_insync #71) and are
+                    # invisible to the API (api_transmit_false_then_transmit_aapl): cancel by
+                    # id.
+                    self.broker.cancel_order_id(record.order_id)
+                except Exception as exc:
+                    log.warning("could not cancel lost order %s: %s", record.order_id, exc)
             self.act.store(dataclasses.replace(
                 record, status=OrderStatus.CANCELLED, broker_status="",
                 message=LOST_PREFIX + LOST_REASON, updated_at=now))
@@ -145,6 +147,14 @@ class Recovery:
         lost_ids = ", ".join(sorted(r.order_id for r in lost))
         self.act.publish(Alert(message=f"orders {lost_ids} were lost with the connection; "
                                        "their remains at the broker were cancelled"))
+
+    def _may_be_untransmitted(self, record: OrderRecord) -> bool:
+        """Only a chain whose entry never filled can have left untransmitted orders at TWS:
+        exits sent without a parent are each transmitted at once (``place_chain``). So an
+        unknown exit of a trade that holds shares is marked lost without a cancel, which could
+        only hit a live stop the broker's report happened to miss."""
+        entry = self.view.entry_of(base_signal_id(record.signal_id)) if record.signal_id else None
+        return entry is None or entry.filled == 0
 
     def _cancel_again(self, known: set[str]) -> None:
         """Cancels sent to orders the broker had not acknowledged, and that it does not report
