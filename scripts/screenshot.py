@@ -40,7 +40,8 @@ from backend.sim import SimConfig, SimThread  # noqa: E402
 from backend.strategies.signal import Signal  # noqa: E402
 from frontend.main import run_qt  # noqa: E402
 
-SIZE = (1400, 900)
+SIZE = (1600, 1000)
+"""Large enough that every column of the Orders and Positions tables reads in full."""
 BAR_S = 5
 WATCHLIST = ["AAPL", "MSFT", "TSLA"]
 
@@ -127,7 +128,10 @@ async def scene(sim: SimThread, settings, qsettings: QSettings, out: Path) -> in
     try:
         await direct(window, sim, out)
     finally:
-        window.close()
+        # A position is open on purpose: close without the quit question (the exits stay
+        # at the simulator, which ends with the script).
+        close_now = getattr(window, "close_now", None)
+        (close_now or window.close)()
     return await terminal
 
 

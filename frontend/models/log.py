@@ -54,7 +54,7 @@ LOG_COLUMNS: tuple[Column, ...] = (
     Column("level", "Level", text, CENTER, level_colour, width=7),
     Column("source", "Source", width=10),
     Column("message", "Message", color=lambda v, row: LEVEL_COLOURS.get(row.get("level")),
-           width=40, stretch=True),
+           width=24, stretch=True),
 )
 
 

@@ -74,9 +74,11 @@ def protection_colour(value: Any, row: Mapping[str, Any]):
 
 POSITION_COLUMNS: tuple[Column, ...] = (
     Column("symbol", "Symbol", width=5),
-    Column("close", "", lambda _v, _r: "", LEFT, width=6,  # H6: the row's Close button
-           tooltip="close this position: cancel its exit group, then sell at market"),
     Column("quantity", "Qty", quantity, RIGHT, width=5),
+    Column("protection", "Protection", protection_text, LEFT, protection_colour,
+           sort=lambda v, r: len(v or ()), width=21, stretch=True,
+           tooltip="exit legs live at the broker for this position, and whether each "
+                   "can act now (amber: protected, but nothing can fire in this session)"),
     Column("avg_cost", "Avg cost\nincl. comm.", price, RIGHT, width=8,
            tooltip="average cost per share including the buying commission (IB's avgCost "
                    "and the ledger both fold it in), so it sits a little above the fill"),
@@ -84,11 +86,10 @@ POSITION_COLUMNS: tuple[Column, ...] = (
     Column("unrealized", "Unrealized", money, RIGHT, pnl_colour, width=9),
     Column("realized", "Realized", money, RIGHT, pnl_colour, width=9,
            tooltip="realized P&L, net of commissions"),
-    Column("protection", "Protection", protection_text, LEFT, protection_colour,
-           sort=lambda v, r: len(v or ()), width=21, stretch=True,
-           tooltip="exit legs live at the broker for this position, and whether each "
-                   "can act now (amber: protected, but nothing can fire in this session)"),
+    Column("close", "", lambda _v, _r: "", LEFT, width=6,  # H6: the row's Close button
+           tooltip="close this position: cancel its exit group, then sell at market"),
 )
+"""Protection next to the quantity: the first thing to read, never scrolled out of view."""
 
 
 def closed_position(symbol: str, realized: Decimal, commissions: Decimal,

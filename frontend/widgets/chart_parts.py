@@ -22,8 +22,10 @@ from decimal import Decimal
 
 import pyqtgraph as pg
 
-BUY_COLOUR = "#26a69a"
-SELL_COLOUR = "#ef5350"
+BUY_COLOUR = "#2979ff"
+SELL_COLOUR = "#ff9100"
+"""Not the candles' green and red: a marker must stand out on the bar it sits on."""
+MARK_OUTLINE = "#ffffff"
 
 
 def price_decimals(spacing: float) -> int:
@@ -81,7 +83,7 @@ class FillMarkers(pg.ScatterPlotItem):
     """Triangles at fills: up and green below a buy, down and red above a sell."""
 
     def __init__(self) -> None:
-        super().__init__(size=11, pxMode=True)
+        super().__init__(size=14, pxMode=True)
         self.marks: list[FillMark] = []
 
     def set_marks(self, marks: Sequence[FillMark]) -> None:
@@ -90,6 +92,6 @@ class FillMarkers(pg.ScatterPlotItem):
             "pos": (m.t, float(m.price)),
             "symbol": "t1" if m.bought else "t",
             "brush": pg.mkBrush(BUY_COLOUR if m.bought else SELL_COLOUR),
-            "pen": pg.mkPen(None),
+            "pen": pg.mkPen(MARK_OUTLINE, width=1),
         } for m in self.marks]
         self.setData(spots)

@@ -93,13 +93,33 @@ class FilteredTable(QWidget):
         metrics = self.view.fontMetrics()
         digit = metrics.horizontalAdvance("0")
         title_metrics = header.fontMetrics()
+        self._stretch: tuple[int, int] | None = None
         for index, column in enumerate(getattr(self.model, "columns", ())):
             title = max((title_metrics.horizontalAdvance(line)
                          for line in column.title.split("\n")), default=0)
-            width = max(title, column.width * digit)
-            header.resizeSection(index, width + CELL_PADDING_PX)
+            width = max(title, column.width * digit) + CELL_PADDING_PX
+            header.resizeSection(index, width)
             if column.stretch:
-                header.setSectionResizeMode(index, QHeaderView.ResizeMode.Stretch)
+                self._stretch = (index, width)
+        self._fit_stretch()
+
+    def _fit_stretch(self) -> None:
+        """The sentence column takes the room left, but never less than its own width.
+
+        (Qt's Stretch mode would squeeze it to a few pixels in a narrow dock and scroll the
+        sentence out of view instead of the numbers.)
+        """
+        if self._stretch is None:
+            return
+        index, minimum = self._stretch
+        header = self.view.horizontalHeader()
+        others = sum(header.sectionSize(i) for i in range(header.count())
+                     if i != index and not header.isSectionHidden(i))
+        header.resizeSection(index, max(minimum, self.view.viewport().width() - others))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_stretch()
 
     def _add_totals(self, layout: QVBoxLayout) -> None:
         self.totals_label = QLabel()
