@@ -326,8 +326,11 @@ class IBKRConnector(QObject):
         await self.ib.reqExecutionsAsync()
 
     def order(self, order_id: str) -> OrderRecord | None:
+        """The order as this session knows it; None if unknown, or if what the broker last
+        said of it is refused (logged; the re-read that follows brings the broker's word)."""
         trade = self._trade(order_id)
-        return self._record(trade) if trade else None
+        found = self._sane(self._record, [trade] if trade else [], f"order {order_id}")
+        return found[0] if found else None
 
     # -- ib_insync events -> Qt signals --------------------------------------------
     def _trade(self, order_id: str) -> Trade | None:
