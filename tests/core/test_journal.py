@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -687,3 +688,34 @@ def test_a_number_too_large_for_sqlite_is_a_journal_error_not_an_overflow(tmp_pa
         assert j.orders() == [] and not j._conn.in_transaction
         j.upsert_order(ORDERS[0])
         assert j.orders() == [ORDERS[0]]
+
+
+# ---------------------------------------------------------------- keyed by permId (migration 2)
+
+def test_orders_without_an_order_id_keep_apart_by_perm_id(journal):
+    # Completed orders of other clients all came as order id "0" and overwrote each other.
+    first = dataclasses.replace(ORDERS[0], order_id="perm-1234567", perm_id=1_234_567)
+    second = dataclasses.replace(ORDERS[1], order_id="perm-7654321", perm_id=7_654_321)
+
+    journal.upsert_order(first)
+    journal.upsert_order(second)
+
+    assert journal.orders() == [first, second]
+
+
+def test_a_schema_1_journal_is_migrated_and_keeps_its_orders(tmp_path):
+    path = tmp_path / "v1.sqlite3"
+    raw = sqlite3.connect(path)
+    for statement in journal_module.MIGRATIONS[0]:
+        raw.execute(statement)
+    columns = [f for f in journal_module._ORDER_COLUMNS if f != "perm_id"]
+    plain = ORDERS[0].to_dict()
+    raw.execute(f"INSERT INTO orders ({', '.join(columns)}) VALUES "
+                f"({', '.join('?' * len(columns))})", tuple(plain[c] for c in columns))
+    raw.execute("PRAGMA user_version = 1")
+    raw.commit()
+    raw.close()
+
+    with Journal(path) as j:
+        assert j.schema_version == SCHEMA_VERSION >= 2
+        assert j.orders() == [ORDERS[0]] and j.orders()[0].perm_id == 0
