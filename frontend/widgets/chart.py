@@ -131,7 +131,9 @@ class ChartWidget(QWidget):
             tag.setVisible(False)
             tag.setZValue(10)
             item.addItem(tag, ignoreBounds=True)
-        view.sigRangeChanged.connect(lambda *_args: self._place_tags())
+        # A bound method, not a lambda: PyQt drops the connection when this widget is
+        # destroyed, so a late range change cannot reach deleted tags.
+        view.sigRangeChanged.connect(self._on_range_changed)
 
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
@@ -367,6 +369,9 @@ class ChartWidget(QWidget):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         self._fit_empty()
+        self._place_tags()
+
+    def _on_range_changed(self, *_args: object) -> None:
         self._place_tags()
 
     def _place_tags(self) -> None:

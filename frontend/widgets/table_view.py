@@ -131,8 +131,11 @@ class FilteredTable(QWidget):
         self._totals_timer.timeout.connect(self.refresh_totals)
         for signal in (self.model.dataChanged, self.model.rowsInserted,
                        self.model.rowsRemoved, self.model.modelReset):
-            signal.connect(lambda *_args: self._totals_timer.start())
+            signal.connect(self._totals_changed)
         self.refresh_totals()
+
+    def _totals_changed(self, *_args: object) -> None:
+        self._totals_timer.start()  # coalesced: one recount per burst of row changes
 
     def refresh_totals(self) -> None:
         if self.totals_label is not None:
