@@ -84,3 +84,19 @@ def test_dark_window_readable_at_1024x700_with_totals(run, sim, tmp_path, qsetti
 
     run(scenario)
     assert run.reporter.reported == []
+
+
+def test_light_option_colours_window_and_chart_alike(qtbot):
+    from frontend.widgets.chart import ChartWidget
+
+    app = QApplication.instance()
+    try:
+        light = theme.apply("light", app)
+        chart = ChartWidget()
+        qtbot.addWidget(chart)
+        assert app.palette().color(QPalette.ColorRole.Base).name() == light.base == "#ffffff"
+        assert chart._plot.backgroundBrush().color().name() == light.chart_background
+        assert "no symbol" in chart.empty_text()
+    finally:
+        theme.apply("dark", app)
+    assert theme.current().name == "dark"
