@@ -80,7 +80,13 @@ def test_dark_window_readable_at_1024x700_with_totals(run, sim, tmp_path, qsetti
                                                                           "(100 sh)"),
                              what="the totals line")
             assert "unrealized " in table.totals_label.text()
-            assert window.width() == 1024
+            shot = window.grab()
+            assert (shot.width(), shot.height()) == (1024, 700)
+            # The protection sentence is on screen, not scrolled away behind the numbers.
+            view = table.view
+            column = model.column_index("protection")
+            assert view.columnViewportPosition(column) + 40 < view.viewport().width()
+            assert view.columnWidth(column) >= metrics.horizontalAdvance("trail armed at 194.14")
 
     run(scenario)
     assert run.reporter.reported == []
