@@ -81,7 +81,7 @@ async def trade(core, sim: SimThread, symbol: str, atr: str) -> str:
     return order_id
 
 
-async def direct(window, sim: SimThread, out: Path) -> None:
+async def direct(window, sim: SimThread, out: Path, size: tuple[int, int] = SIZE) -> None:
     core = window.core
     await until(core.connector.is_connected, 15, "the connection")
     await window.arm(WATCHLIST)
@@ -107,7 +107,7 @@ async def direct(window, sim: SimThread, out: Path) -> None:
 
     # Only awaits from here: QApplication.processEvents() inside a task would run other
     # tasks' steps re-entrantly ("Cannot enter into task ...").
-    window.resize(*SIZE)
+    window.resize(*size)
     await asyncio.sleep(0.5)  # coalesced repaints (ui.tick_repaint_ms) land
     out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out)):
@@ -115,7 +115,8 @@ async def direct(window, sim: SimThread, out: Path) -> None:
     print(f"screenshot: wrote {out} ({window.width()}x{window.height()})")
 
 
-async def scene(sim: SimThread, settings, qsettings: QSettings, out: Path) -> int:
+async def scene(sim: SimThread, settings, qsettings: QSettings, out: Path,
+                size: tuple[int, int] = SIZE) -> int:
     from frontend.terminal import run_terminal
 
     windows = []
@@ -126,7 +127,7 @@ async def scene(sim: SimThread, settings, qsettings: QSettings, out: Path) -> in
         return terminal.result()
     window = windows[0]
     try:
-        await direct(window, sim, out)
+        await direct(window, sim, out, size)
     finally:
         # A position is open on purpose: close without the quit question (the exits stay
         # at the simulator, which ends with the script).
@@ -138,7 +139,13 @@ async def scene(sim: SimThread, settings, qsettings: QSettings, out: Path) -> in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshot.png")
+    parser.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}",
+                        help="window size WIDTHxHEIGHT (default %(default)s)")
     args = parser.parse_args(argv)
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        parser.error(f"--size must be WIDTHxHEIGHT, e.g. 1600x1000, not {args.size!r}")
     with tempfile.TemporaryDirectory(prefix="sigma9-shot-") as tmp, \
             SimThread(SimConfig(port=0, seed=11, tick_interval_s=0.1)) as sim:
         settings = load_settings(
@@ -151,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         qsettings = QSettings(str(Path(tmp) / "ui.ini"), QSettings.Format.IniFormat)
         app = QApplication.instance() or QApplication([sys.argv[0]])
         app.setApplicationName("Sigma9")
-        return run_qt(lambda: scene(sim, settings, qsettings, args.out.resolve()), app)
+        return run_qt(lambda: scene(sim, settings, qsettings, args.out.resolve(),
+                                    (width, height)), app)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Rows are keyed by symbol and survive the position closing: a closed trade stays on screen
 with quantity 0 and its realized P&L, because "how did that trade end" is the first thing a
 trader asks after an exit. The protection cell names the live legs, one line each
-(``PROTECTION_LINES`` tall rows, so the column stays narrow next to the P&L)
+(the row as tall as its legs, so the column stays narrow next to the P&L)
 and says ``UNPROTECTED`` in red when shares are held with no live exit.
 
 Last price and unrealized P&L move with every tick; they go through ``stage`` and are
@@ -39,8 +39,7 @@ from frontend.models.table import KeyedTableModel
 
 PROTECTION_ORDER = (LegRole.SAFETY_STOP, LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER)
 LEG_SEPARATOR = "\n"
-PROTECTION_LINES = 3
-"""One line per exit leg: stop, time stop, trail."""
+"""One line per exit leg: stop, time stop, trail (the row is as tall as its legs)."""
 ACTING_EXITS = frozenset({LegRole.SAFETY_STOP, LegRole.PROFIT_HARVESTER, LegRole.MANUAL})
 """Legs whose 'can act now' makes a position green: a stop or a trail that can fire."""
 
@@ -79,12 +78,12 @@ POSITION_COLUMNS: tuple[Column, ...] = (
            sort=lambda v, r: len(v or ()), width=21, stretch=True,
            tooltip="exit legs live at the broker for this position, and whether each "
                    "can act now (amber: protected, but nothing can fire in this session)"),
-    Column("avg_cost", "Avg cost\nincl. comm.", price, RIGHT, width=8,
+    Column("avg_cost", "Avg w/ comm.", price, RIGHT, width=7,
            tooltip="average cost per share including the buying commission (IB's avgCost "
                    "and the ledger both fold it in), so it sits a little above the fill"),
     Column("last", "Last", price, RIGHT, width=7),
-    Column("unrealized", "Unrealized", money, RIGHT, pnl_colour, width=9),
-    Column("realized", "Realized", money, RIGHT, pnl_colour, width=9,
+    Column("unrealized", "Unrealized", money, RIGHT, pnl_colour, width=8),
+    Column("realized", "Realized", money, RIGHT, pnl_colour, width=8,
            tooltip="realized P&L, net of commissions"),
     Column("close", "", lambda _v, _r: "", LEFT, width=6,  # H6: the row's Close button
            tooltip="close this position: cancel its exit group, then sell at market"),
@@ -170,7 +169,13 @@ def totals_of(rows: Iterable[Mapping[str, Any]]) -> Totals:
 
 class PositionsModel(KeyedTableModel):
     columns = POSITION_COLUMNS
-    row_lines = PROTECTION_LINES
+
+    @staticmethod
+    def lines_of(row: Mapping[str, Any]) -> int:
+        """Lines a row needs: one per exit leg while shares are held (``FilteredTable``)."""
+        if not row.get("quantity"):
+            return 1
+        return max(len(row.get("activity") or ()), len(row.get("protection") or ()), 1)
 
     def tooltip(self, row: Mapping[str, Any], column: Column) -> str | None:
         """The protection cell's sentences one per line (the cell may be cut at 1024 px)."""

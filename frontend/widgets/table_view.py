@@ -55,12 +55,20 @@ class FilteredTable(QWidget):
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.verticalHeader().setVisible(False)
-        lines = max(int(getattr(model, "row_lines", 1)), 1)
-        line_height = self.view.fontMetrics().lineSpacing()
-        self.view.verticalHeader().setDefaultSectionSize(
-            max(22, lines * line_height + ROW_PADDING_PX))
-        self.view.setWordWrap(lines > 1)
+        self.view.verticalHeader().setDefaultSectionSize(22)
+        self.view.setWordWrap(False)
         self.size_columns()
+        self._lines_of = getattr(model, "lines_of", None)
+        self.view.setWordWrap(callable(self._lines_of))
+        if callable(self._lines_of):
+            self._rows_timer = QTimer(self)
+            self._rows_timer.setSingleShot(True)
+            self._rows_timer.setInterval(0)
+            self._rows_timer.timeout.connect(self.fit_rows)
+            for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved,
+                           self.proxy.layoutChanged, self.proxy.modelReset,
+                           self.proxy.dataChanged):
+                signal.connect(self._rows_changed)
         self.view.setAlternatingRowColors(True)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
         self.filter_edit = QLineEdit()
@@ -102,6 +110,24 @@ class FilteredTable(QWidget):
             if column.stretch:
                 self._stretch = (index, width)
         self._fit_stretch()
+
+    def _rows_changed(self, *_args: object) -> None:
+        self._rows_timer.start()
+
+    def fit_rows(self) -> None:
+        """Each row as tall as its lines (a position: one line per exit leg).
+
+        Set from the model's count, never measured (``resizeRowsToContents`` would lay out
+        every cell again on every tick); re-applied when rows move under sorting.
+        """
+        header = self.view.verticalHeader()
+        line = self.view.fontMetrics().lineSpacing()
+        for proxy_row in range(self.proxy.rowCount()):
+            row = self.proxy.data(self.proxy.index(proxy_row, 0), ROW_ROLE) or {}
+            lines = max(int(self._lines_of(row)), 1)
+            height = max(22, lines * line + ROW_PADDING_PX) if lines > 1 else 22
+            if header.sectionSize(proxy_row) != height:
+                header.resizeSection(proxy_row, height)
 
     def _fit_stretch(self) -> None:
         """The sentence column takes the room left, but never less than its own width.

@@ -66,7 +66,7 @@ def test_dark_window_readable_at_1024x700_with_totals(run, sim, tmp_path, qsetti
             assert re.fullmatch(r"\d+\.\d\d", avg), avg
             metrics = table.view.fontMetrics()
             assert metrics.horizontalAdvance(avg) < _visible_width(table, "avg_cost")
-            assert "incl. comm" in model.headerData(model.column_index("avg_cost"),
+            assert "w/ comm" in model.headerData(model.column_index("avg_cost"),
                                                     Qt.Orientation.Horizontal)
             # The Orders table: no internal ids, and Time is a narrow column, not a third.
             orders = window.orders_table
