@@ -321,9 +321,9 @@ async def _run(early: int, late: int, window: int, reps: int, budget_s: float
 
 
 def run(scale: str = "full") -> dict[str, Any]:
-    """full: 10 and 5,000 signals in (warm-up budget 120 s), 20 paced signals a window;
+    """full: 10 and 5,000 signals in (warm-up budget 100 s), 20 paced signals a window;
     quick: 10 and 500 (budget 90 s), 10 a window; 3 windows at each point."""
     early, late, window, reps, budget = {"smoke": (2, 4, 2, 1, 30.0),
                                          "quick": (10, 500, 10, 3, 90.0)}.get(
-        scale, (10, 5_000, 20, 3, 120.0))
+        scale, (10, 5_000, 20, 3, 100.0))
     return asyncio.run(_run(early, late, window, reps, budget))
