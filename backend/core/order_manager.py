@@ -109,7 +109,8 @@ class OrderManager:
         actions = OmsActions(
             publish=self.publish, spawn=self._spawn, remember_sent=self._remember_sent,
             store=lambda record: self._store(record, self.orders.get(record.order_id)),
-            record_outcome=self._record_outcome, apply_fill=self.on_fill,
+            record_outcome=self._record_outcome, wait_for=self.waiter.wait_for,
+            apply_fill=self.on_fill,
             apply_positions=self.on_positions)
         self.protection = Protection(self, broker, actions, self.exit_params,
                                      self.entry_params.timeout,

@@ -27,8 +27,9 @@ import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from backend.core import market_trail
+from backend.core import coverage, market_trail
 from backend.core.cancels import EXIT_ROLES
+from backend.core.coverage import PROTECTIVE_TYPES
 from backend.core.events import (
     Alert,
     EntryTimedOut,
@@ -45,14 +46,13 @@ from backend.core.exit_plan import (
     build_trail_after_fill,
     order_ref,
 )
-from backend.core.leg_activity import leg_facts
-from backend.core.models import LegRole, OrderRecord, OrderStatus, OrderType, Side
+from backend.core.models import LegRole, OrderRecord, OrderStatus
 from backend.core.ports import BrokerPort
 from backend.core.trade_view import OmsActions, TradeView
 
 log = logging.getLogger("sigma9.oms")
-PROTECTIVE_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAIL})
-STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
+CANCEL_CONFIRM_TIMEOUT_S = 5.0
+"""How long a rule waits for IB to confirm the replaced exits ended before sending."""
 __all__ = ["EXIT_ROLES", "PROTECTIVE_TYPES", "Protection"]
 
 
@@ -68,6 +68,9 @@ class Protection:
         after it is :attr:`covered`'s job."""
         self.covered: dict[str, int] = {}
         """Per signal whose rule ran: the entry shares the rule has dealt with so far."""
+        self.ending: dict[str, set[str]] = {}
+        """Per signal: the exits its rules cancelled, awaited before the next send."""
+        self.rule_locks: dict[str, asyncio.Lock] = {}
         self.replaced_groups: set[str] = set()
         """Exit groups (by their signal id, ``abc`` or ``abc~r1``) the rule cancelled: a later
         failure of one of their legs is not a new failure of the position's protection."""
@@ -91,35 +94,14 @@ class Protection:
 
     def live_exits(self, symbol: str) -> list[OrderRecord]:
         """Live SELL orders that close a long: Sigma9's exit legs or any working stop."""
-        return [r for r in self.view.orders.values()
-                if r.symbol == symbol and r.side is Side.SELL and not r.status.is_final
-                and r.status is not OrderStatus.INACTIVE
-                and (r.role in EXIT_ROLES or r.order_type in PROTECTIVE_TYPES)]
-
-    def trail_active(self, record: OrderRecord) -> bool:
-        """A trail trails once its activation level traded (seen by the OMS, or IB moved
-        its stop); one sent without an activation condition trails at once."""
-        plan = self.view.leg_plans.get(record.order_id, {})
-        if not plan.get("activation"):
-            return True
-        return leg_facts(record, plan, waits_for_parent=False,
-                         seen_activated=record.order_id in self.view.activated_trails,
-                         now=self.view.now()).activated
+        return coverage.live_exits(self.view.orders.values(), symbol)
 
     def protecting(self, symbol: str) -> list[OrderRecord]:
         """The live exits that protect now: working stops and active trails."""
-        return [r for r in self.live_exits(symbol)
-                if r.order_type in STOP_TYPES
-                or (r.order_type is OrderType.TRAIL and self.trail_active(r))]
+        return coverage.protecting(self.view, self.live_exits(symbol))
 
     def covered_shares(self, symbol: str) -> int:
-        """Shares the protecting orders cover: within one OCA group the members cover the
-        same shares (ocaType 2 reduces the others), so each group counts its largest."""
-        groups: dict[str, int] = {}
-        for r in self.protecting(symbol):
-            key = r.oca_group or r.order_id
-            groups[key] = max(groups.get(key, 0), r.remaining)
-        return sum(groups.values())
+        return coverage.group_cover(self.protecting(symbol))
 
     def is_protected(self, symbol: str) -> bool:
         """Working stops or active trails cover the whole position (any, with none held)."""
@@ -179,11 +161,9 @@ class Protection:
             self._cover_growth(entry)
 
     def apply_rule(self, record: OrderRecord) -> None:
-        """``[risk] on_leg_rejected_after_fill`` for the trade of failed leg ``record``.
-
-        The bookkeeping is synchronous (which shares are dealt with), so fills arriving while
-        the orders are being sent are covered by the next call, never twice nor never.
-        """
+        """``[risk] on_leg_rejected_after_fill`` for the trade of failed leg ``record``: the
+        trade's other exits and the rest of its entry are cancelled now; what to send is
+        decided by ``_send_rule`` once those cancels are confirmed."""
         self.handled_failures.add(record.order_id)
         if record.signal_id in self.replaced_groups:
             return  # a leg of a group the rule already replaced: its shares are dealt with
@@ -199,17 +179,13 @@ class Protection:
         if entry is not None and not entry.status.is_final and entry.remaining > 0:
             ending.insert(0, entry)  # its protection broke: the trade stops growing
         self.cancel_quietly(ending)
-        if entry is None:
-            qty = self.view.position_quantity(record.symbol)
-        else:
-            # The trade's own count (bought minus sold or being sold), not the broker's
-            # position report, which may lag the entry's fill.
+        self.ending.setdefault(signal_id, set()).update(
+            r.order_id for r in ending if r.role is not LegRole.ENTRY)
+        if entry is not None:
             self.covered[signal_id] = entry.filled
-            qty = entry.filled - market_trail.committed_sells(self.view.trade_orders(signal_id))
-        if qty > 0:
-            self.act.spawn(self._send_rule(record, entry, qty, f"exit leg {record.order_id} "
-                                           f"failed: {record.message}"),
-                           f"rule after {record.role.value} failed")
+        self.act.spawn(self._send_rule(record, entry, f"exit leg {record.order_id} failed: "
+                                       f"{record.message}"),
+                       f"rule after {record.role.value} failed")
 
     def _cover_growth(self, entry: OrderRecord) -> None:
         """The entry filled more after its rule ran: the new shares get the same rule."""
@@ -219,12 +195,34 @@ class Protection:
         self.cancel_quietly([entry] if not entry.status.is_final else [])
         log.warning("%s: entry %s filled %d more after its exit rule ran; covering them",
                     entry.symbol, entry.order_id, delta)
-        self.act.spawn(self._send_rule(entry, entry, delta, f"{delta} more shares filled "
-                                       f"after a failed leg of entry {entry.order_id}"),
+        self.act.spawn(self._send_rule(entry, entry, f"{delta} more shares filled after a "
+                                       f"failed leg of entry {entry.order_id}"),
                        f"cover {delta} more {entry.symbol}")
 
-    async def _send_rule(self, record: OrderRecord, entry: OrderRecord | None, qty: int,
+    async def _send_rule(self, record: OrderRecord, entry: OrderRecord | None,
                          reason: str) -> None:
+        """One trade's rules run one at a time (a lock per signal), each for what the trade
+        holds and no live exit of it may still sell, once the exits the rule replaced are
+        confirmed ended: a stop already through its level can execute before its cancel
+        lands, and selling or re-protecting at once would sell those shares twice (a short).
+        """
+        signal_id = base_signal_id(record.signal_id)
+        async with self.rule_locks.setdefault(signal_id, asyncio.Lock()):
+            ending = self.ending.get(signal_id, set())
+            if ending and not await self.act.wait_for(
+                    lambda: all(coverage.ended(self.view.orders[i]) for i in ending
+                                if i in self.view.orders), CANCEL_CONFIRM_TIMEOUT_S):
+                log.warning("%s: IB did not confirm the replaced exits ended within %g s; "
+                            "the rule covers only what they do not", record.symbol,
+                            CANCEL_CONFIRM_TIMEOUT_S)
+            if entry is not None:
+                entry = self.view.orders.get(entry.order_id, entry)
+            qty = self._uncovered(record, entry)
+            if qty > 0:
+                await self._apply(record, entry, qty, reason)
+
+    async def _apply(self, record: OrderRecord, entry: OrderRecord | None, qty: int,
+                     reason: str) -> None:
         signal_id = base_signal_id(record.signal_id)
         rule = "flatten" if signal_id in self.escalated else self.rule
         if rule == "reprotect" and entry is not None:
@@ -245,6 +243,16 @@ class Protection:
             record.symbol, qty, "SELL", order_ref(signal_id, LegRole.FLATTEN))
         self.act.publish(Flattened(symbol=record.symbol, quantity=qty, order_id=order_id,
                                    reason=reason))
+
+    def _uncovered(self, record: OrderRecord, entry: OrderRecord | None) -> int:
+        """Shares the trade holds that no live exit of it may still sell."""
+        signal_id = base_signal_id(record.signal_id)
+        trade = self.view.trade_orders(signal_id)
+        held = (entry.filled if entry is not None
+                else self.view.position_quantity(record.symbol)) - market_trail.committed_sells(
+                    trade)
+        live = [r for r in self.live_trade_exits(signal_id) if not coverage.ended(r)]
+        return held - coverage.group_cover(live)
 
     def fresh_suffix(self, signal_id: str) -> str:
         """A group name never used before (OCA names are single-use, R4)."""

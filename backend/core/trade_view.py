@@ -10,7 +10,7 @@ make, each going through the OMS's own path: the journal, the status table, the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping, Set
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -60,5 +60,8 @@ class OmsActions:
     """Apply a status change of a known order (checked by the transition table)."""
     record_outcome: Callable[[str, str, str], None]
     """``(signal_id, outcome, reason)`` into the journal's signals table."""
+    wait_for: Callable[[Callable[[], bool], float], Awaitable[bool]]
+    """``wait_for(predicate, timeout)``: True once the OMS's state satisfies it (checked on
+    every stored change), False after ``timeout`` seconds."""
     apply_fill: Callable[[FillRecord], None]
     apply_positions: Callable[[list[Position]], None]

@@ -372,3 +372,43 @@ async def test_a_cancel_lost_with_the_connection_is_sent_again(sim, tmp_path):
         assert entry_id in manager.orders
     finally:
         await trading.stop()
+
+
+class _StopCancelLost:
+    """Cancels of the re-protection group's stop never reach the broker, so the stop (already
+    through its level) executes while the escalation runs: soak finding F6's race, made sure."""
+
+    def __init__(self, trading) -> None:
+        self.manager, self.real = trading.manager, trading.connector.cancel_order
+        trading.connector.cancel_order = self
+
+    def __call__(self, order_id: str) -> None:
+        record = self.manager.orders.get(order_id)
+        if record is not None and "~r" in record.signal_id and (
+                record.role is LegRole.SAFETY_STOP):
+            raise ConnectionError("the cancel was lost with the connection")
+        self.real(order_id)
+
+
+async def test_the_escalation_never_sells_what_a_replaced_stop_already_sold(sim, tmp_path):
+    trading = await _core(sim, tmp_path, risk={"on_leg_rejected_after_fill": "reprotect"},
+                          exits={"safety_stop_pct": 0.5})
+    try:
+        sim.set_price("AAPL", "99.00")  # under 99.50, where every stop of the trade sits
+        sim.reject_next_order(201, "Order rejected - reason:no stop today",
+                              match=lambda spec: spec.order_type == "STP"
+                              and "~r" not in spec.order_ref)
+        sim.reject_next_order(201, "Order rejected - reason:no trail today",
+                              match=lambda spec: spec.order_type == "TRAIL"
+                              and "~r" in spec.order_ref)
+        _StopCancelLost(trading)
+        await trading.manager.execute_entry(signal())
+        await eventually(lambda: len(trading.journal.events("leg_rejected")) == 2,
+                         what="both failures seen")
+        await eventually(lambda: held(sim) == 0 and not trading.manager.pending_tasks,
+                         timeout=10, what="the position closed and the rules done")
+        bought = sum(e["shares"] for e in sim.executions() if e["side"] == "BOT")
+        sold = sum(e["shares"] for e in sim.executions() if e["side"] == "SLD")
+        assert bought > 0 and sold == bought, "sold exactly what was bought: no short"
+    finally:
+        await trading.stop()
