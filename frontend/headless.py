@@ -42,8 +42,10 @@ from backend.core.events import (
     SignalRefusal,
     Slippage,
 )
+from backend.core.exit_plan import base_signal_id
 from backend.core.journal import JournalError
-from backend.core.models import FillRecord, OrderRecord, OrderStatus, Position
+from backend.core.leg_activity import skipped_time_stop
+from backend.core.models import FillRecord, LegRole, OrderRecord, OrderStatus, Position
 from backend.runtime import TradingCore
 from backend.strategies.events import (
     Armed,
@@ -173,6 +175,7 @@ class EventPrinter:
             lambda symbol, message: self.line(f"market data {symbol}: {message}"))
         core.manager.subscribe(self.on_manager)
         core.runner.subscribe(self.on_runner)
+        self._manager = core.manager  # to say why a time stop ended, as the window does
 
     def on_broker_message(self, code: int, text: str) -> None:
         if ib_codes.severity(code) != "info":  # not farm "OK" chatter (docs/ib-codes.md)
@@ -248,10 +251,20 @@ class EventPrinter:
             return
         filled = (f" {fmt.quantity(o['filled'])}/{fmt.quantity(o['quantity'])} @ "
                   f"{fmt.price(o['avg_fill_price'])}" if o.get("filled") else "")
-        reason = plain_reason(o.get("message") or "")
+        reason = self._skipped(o) or plain_reason(o.get("message") or "")
         why = f" ({reason})" if reason else ""
         self.line(f"order {o['order_id']} {o['symbol']} [{fmt.leg_name(o['role'])}]: "
                   f"{previous} -> {o['status']}{filled}{why}")
+
+    def _skipped(self, o: dict[str, Any]) -> str:
+        """"skipped: ignited at 103.00" for a time stop its own condition cancelled."""
+        manager = getattr(self, "_manager", None)
+        if manager is None or o.get("role") != LegRole.TIME_STOP.value \
+                or o.get("status") != OrderStatus.CANCELLED.value:
+            return ""
+        skipped = skipped_time_stop(manager.legs_of(base_signal_id(o.get("signal_id", ""))),
+                                    manager.leg_plans)
+        return skipped.sentence.removeprefix("time stop ") if skipped is not None else ""
 
     def _positions_line(self, positions: list[dict[str, Any]]) -> None:
         key = tuple((p["symbol"], p["quantity"], tuple(p["protected_by"])) for p in positions)

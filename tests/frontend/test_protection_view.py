@@ -101,6 +101,8 @@ def test_time_stop_counts_down_then_says_it_was_skipped(run, sim, tmp_path, qset
     async def scenario():
         async with sim_clock_terminal(sim, tmp_path, qsettings,
                                       exits={"time_stop_s": 180}) as (core, window):
+            out = io.StringIO()
+            EventPrinter(out, now=lambda: datetime(2026, 1, 5, 15, 30)).attach(core)
             await connect(qtbot, window, core)
             await enter(core, sim)
             time_id = leg_id(sim, "MKT")
@@ -123,6 +125,8 @@ def test_time_stop_counts_down_then_says_it_was_skipped(run, sim, tmp_path, qset
                 "the cancel is told in plain words, not as IB's code"
             assert any(f"order {time_id} (AAPL time stop SELL 100 MKT) CANCELLED: skipped: "
                        "ignited at 103.00" == m for m in window.log.messages(Level.INFO))
+            assert (f"order {time_id} AAPL [time stop]: PENDING -> CANCELLED (skipped: ignited "
+                    "at 103.00)") in out.getvalue(), "headless says it in the same words"
 
     run(scenario)
     assert run.reporter.reported == []
