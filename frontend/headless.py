@@ -162,6 +162,7 @@ class EventPrinter:
         self._statuses: dict[str, str] = {}
         self._fills: set[str] = set()
         self._positions: tuple = ()
+        self._manager: Any = None
 
     def line(self, text: str) -> None:
         print(f"{self.now():%H:%M:%S} {text}", file=self.out, flush=True)
@@ -257,8 +258,8 @@ class EventPrinter:
                   f"{previous} -> {o['status']}{filled}{why}")
 
     def _skipped(self, o: dict[str, Any]) -> str:
-        """"skipped: ignited at 103.00" for a time stop its own condition cancelled."""
-        manager = getattr(self, "_manager", None)
+        """Says "skipped: ignited at 103.00" for a time stop its own condition cancelled."""
+        manager = self._manager
         if manager is None or o.get("role") != LegRole.TIME_STOP.value \
                 or o.get("status") != OrderStatus.CANCELLED.value:
             return ""
