@@ -248,6 +248,26 @@ class ChartWidget(QWidget):
             tag.setVisible(True)
         self._place_tags()
 
+    def apply_theme(self, look: theme.Theme | None = None) -> None:
+        """Recolour for ``look`` (the current theme by default): a theme switch at runtime."""
+        look = look or theme.current()
+        self._plot.setBackground(look.chart_background)
+        item = self._plot.getPlotItem()
+        for name in ("right", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen(look.chart_foreground))
+            axis.setTextPen(pg.mkPen(look.chart_foreground))
+        self._colours["last"] = look.last
+        self._last_line.setPen(pg.mkPen(look.last, width=1, style=Qt.PenStyle.DotLine))
+        for name, tag in self._tags.items():
+            tag.setColor(look.chart_background)
+            tag.fill = pg.mkBrush(self._colours[name])
+            tag.update()
+        self._empty.setStyleSheet(f"color: {look.chart_foreground}; font-size: 15px;"
+                                  " background: transparent;")
+        item.setTitle(self._symbol or "", color=look.chart_foreground)
+        self._show_state()
+
     def set_fills(self, marks: list[FillMark]) -> None:
         """Mark these executions (already this symbol's): a triangle at each fill's price."""
         self._fills_item.set_marks(marks)

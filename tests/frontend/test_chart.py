@@ -325,3 +325,12 @@ def test_no_data_state_instead_of_an_empty_axis(chart, qtbot):
     assert chart.empty_text() == "" and axis.style["showValues"]
     chart.set_symbol("ZZZQX")  # the previous symbol's axis does not stay behind
     assert chart.empty_text() == "no data for ZZZQX" and not axis.style["showValues"]
+
+
+def test_apply_theme_recolours_the_chart(chart):
+    from frontend import theme
+
+    chart.apply_theme(theme.LIGHT)
+    assert chart._plot.backgroundBrush().color().name() == theme.LIGHT.chart_background
+    chart.apply_theme(theme.DARK)
+    assert chart._plot.backgroundBrush().color().name() == theme.DARK.chart_background
