@@ -51,7 +51,8 @@ def tick_of(value: Decimal) -> Decimal:
 
 
 def price(value: Any, tick: Decimal | None = None) -> str:
-    """A price on its tick: ``426.89`` (not 426.88724137931035), ``0.4512`` below a dollar."""
+    """A price with its tick's decimals: ``426.89`` (not 426.88724137931035), ``0.4512``
+    below a dollar. Display only: the value is rounded half up, never snapped to the grid."""
     number = _decimal(value)
     if number is None:
         return NO_VALUE
