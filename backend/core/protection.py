@@ -30,20 +30,17 @@ from decimal import Decimal
 from backend.core import coverage, market_trail
 from backend.core.cancels import EXIT_ROLES
 from backend.core.coverage import PROTECTIVE_TYPES
+from backend.core.entry_watch import EntryWatch
 from backend.core.events import (
-    Alert,
-    EntryTimedOut,
     Flattened,
     LegRejected,
     Reprotected,
-    TrailSent,
 )
 from backend.core.exit_plan import (
     REPROTECT_SEPARATOR,
     ExitParams,
     base_signal_id,
     build_exit_group,
-    build_trail_after_fill,
     order_ref,
 )
 from backend.core.models import LegRole, OrderRecord, OrderStatus
@@ -76,16 +73,13 @@ class Protection:
         failure of one of their legs is not a new failure of the position's protection."""
         self.escalated: set[str] = set()
         """Signals whose re-protection failed: every later rule for them is flatten."""
-        self.trail_requested: set[str] = set()
-        """Signals whose market-entry trail is being sent or was sent (never twice)."""
-        self.entry_timers: dict[str, asyncio.TimerHandle] = {}
-        """Armed entry timeouts (one per entry, across reconnects)."""
+        self.entry_watch = EntryWatch(view, broker, actions, exits, entry_timeout, self)
+        """The entry's timeout and the market entry's trail (``entry_watch``)."""
         self.unacknowledged_cancels: set[str] = set()
         """Orders cancelled before the broker ever acknowledged them (``cancel_quietly``)."""
 
     def close(self) -> None:
-        for timer in self.entry_timers.values():
-            timer.cancel()
+        self.entry_watch.close()
 
     # -- what protects a position ------------------------------------------------------------
     def live_exit_roles(self, symbol: str) -> list[LegRole]:
@@ -282,69 +276,12 @@ class Protection:
             except Exception as exc:
                 log.warning("could not cancel %s: %s", record.order_id, exc)
 
-    # -- the entry's own life: timeout, and the market entry's trail ------------------------
+    # -- the entry's own life (EntryWatch: the timeout and the market entry's trail) -------
     def arm_entry_timeout(self, entry_id: str) -> None:
-        """Cancel the entry if it is still working after ``[entry] timeout_s`` (a timer, not a
-        task: pending work stays distinguishable from an armed deadline)."""
-        if entry_id in self.entry_timers:
-            return
-        loop = asyncio.get_event_loop()
-        self.entry_timers[entry_id] = loop.call_later(
-            self.entry_timeout.total_seconds(), self._entry_timed_out, entry_id)
-
-    def _entry_timed_out(self, entry_id: str) -> None:
-        """Unfilled children go with the entry at the broker; a partial fill keeps its exits
-        for the shares bought (and a market entry's trail then follows for them)."""
-        entry = self.view.orders.get(entry_id)
-        if entry is None or entry.status.is_final:
-            return
-        log.warning("entry %s for %s not filled within %ss: cancelling", entry_id,
-                    entry.symbol, self.entry_timeout.total_seconds())
-        self.act.publish(EntryTimedOut(signal_id=entry.signal_id, order_id=entry_id,
-                                       symbol=entry.symbol, filled=entry.filled))
-        self.cancel_quietly([entry])
+        self.entry_watch.arm_timeout(entry_id)
 
     def request_trail(self, entry: OrderRecord, position: int | None = None) -> bool:
-        """Start sending a finished market entry's trail, once; True if it was started."""
-        if entry.signal_id in self.trail_requested:
-            return False
-        if not market_trail.needs_trail(entry, self.view.legs_of(entry.signal_id)):
-            return False
-        self.trail_requested.add(entry.signal_id)
-        self.act.spawn(self._send_trail(entry.order_id, position), f"trail of {entry.symbol}")
-        return True
-
-    async def _send_trail(self, entry_id: str, position: int | None) -> None:
-        entry = self.view.orders[entry_id]
-        try:
-            exits_filled = market_trail.committed_sells(self.view.trade_orders(entry.signal_id))
-            qty = market_trail.trail_quantity(entry.filled, exits_filled, position)
-            if qty <= 0:
-                return
-            signal = self.view.signals.get(entry.signal_id)
-            avg = self.average_fill(entry) or self.reference_for(entry)
-            atr = signal.atr if signal else self.fallback_atr(avg)
-            info = await self.broker.contract_info(entry.symbol)
-            trail = build_trail_after_fill(entry.symbol, qty, avg, atr, info.min_tick,
-                                           self.exits, entry.signal_id)
-            ids = await self.broker.place_chain(None, [trail])
-        except Exception as exc:
-            self.trail_requested.discard(entry.signal_id)
-            message = (f"{entry.symbol}: the trail was not sent ({exc}); the stop still "
-                       "protects the position and reconciliation retries on reconnect")
-            log.error(message)
-            self.act.publish(Alert(message=message, symbol=entry.symbol))
-            return
-        self.act.remember_sent([trail], ids, entry.signal_id)
-        self.act.publish(TrailSent(signal_id=entry.signal_id, symbol=entry.symbol,
-                                   order_id=ids[0], quantity=qty, avg_fill=avg))
-
-    def average_fill(self, entry: OrderRecord) -> Decimal | None:
-        fills = [f for f in self.view.fills.values() if f.order_id == entry.order_id]
-        shares = sum(f.quantity for f in fills)
-        if shares:
-            return sum((f.price * f.quantity for f in fills), Decimal(0)) / shares
-        return entry.avg_fill_price
+        return self.entry_watch.request_trail(entry, position)
 
     def latest_entry(self, symbol: str) -> OrderRecord | None:
         """The symbol's most recent filled entry: order ids compared as numbers ('998' is

@@ -182,7 +182,8 @@ class Recovery:
             log.warning("signal %s: %s", signal_id, reason)
         elif any(r.role is LegRole.PROFIT_HARVESTER and REPROTECT_SEPARATOR not in r.signal_id
                  for r in lost):
-            self.protection.trail_requested.discard(signal_id)  # a market trail: resend it
+            # a market trail: send it again
+            self.protection.entry_watch.trail_requested.discard(signal_id)
 
     # -- a position without protection -------------------------------------------------------
     async def _reprotect(self, symbol: str, qty: int, avg_cost: Decimal) -> None:
