@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from backend.core.cancels import EXIT_ROLES
 from backend.core.leg_activity import leg_facts
-from backend.core.models import OrderRecord, OrderStatus, OrderType, Side
+from backend.core.models import LegRole, OrderRecord, OrderStatus, OrderType, Side
 
 PROTECTIVE_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAIL})
 STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
@@ -68,3 +68,10 @@ def group_cover(orders: Iterable[OrderRecord]) -> int:
         key = r.oca_group or r.order_id
         groups[key] = max(groups.get(key, 0), r.remaining)
     return sum(groups.values())
+
+
+def closing(orders: Iterable[OrderRecord], symbol: str) -> int:
+    """Shares that live closing orders (a flatten, a close) of ``symbol`` are selling now."""
+    return sum(r.remaining for r in orders
+               if r.symbol == symbol and r.side is Side.SELL and r.role is LegRole.FLATTEN
+               and not ended(r))

@@ -95,7 +95,10 @@ class Protection:
         return coverage.protecting(self.view, self.live_exits(symbol))
 
     def covered_shares(self, symbol: str) -> int:
-        return coverage.group_cover(self.protecting(symbol))
+        """Shares protected now, plus those a closing order is selling now (a position being
+        flattened needs no new group: it would sell the same shares again)."""
+        return (coverage.group_cover(self.protecting(symbol))
+                + coverage.closing(self.view.orders.values(), symbol))
 
     def is_protected(self, symbol: str) -> bool:
         """Working stops or active trails cover the whole position (any, with none held)."""
