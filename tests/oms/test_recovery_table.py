@@ -6,8 +6,11 @@ answers that either leave a symbol blocked or send a second entry.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
+from backend.core import coverage
 from backend.core.models import LegRole, OrderRecord, OrderStatus, OrderType, Side
 from backend.core.recovery_rules import (
     LOST_PREFIX,
@@ -81,3 +84,47 @@ def test_a_lost_signal_is_retried_only_while_nothing_of_it_can_trade(outcome, tr
     assert (why is None) is allowed
     if not allowed:
         assert why is not None and words in why
+
+
+# -- what counts as protection (backend/core/coverage.py) --------------------------------------
+class Facts:
+    def __init__(self, plans=None, activated=()):
+        self.leg_plans = plans or {}
+        self.activated_trails = set(activated)
+
+    def now(self) -> datetime:
+        return datetime(2026, 12, 2, 15, 0, tzinfo=timezone.utc)
+
+
+def leg(order_id: str, order_type: OrderType, group: str = "S9-a", qty: int = 100,
+        role: LegRole = LegRole.SAFETY_STOP, status: OrderStatus = P, **changes) -> OrderRecord:
+    return OrderRecord(order_id=order_id, symbol="AAPL", side=Side.SELL, order_type=order_type,
+                       quantity=qty, status=status, role=role, oca_group=group, **changes)
+
+
+DORMANT = {"7": {"activation": "103.00"}}
+
+
+@pytest.mark.parametrize("legs, facts, covered", [
+    ([leg("5", OrderType.STOP)], Facts(), 100),
+    ([leg("5", OrderType.STOP), leg("7", OrderType.TRAIL)], Facts(DORMANT), 100),  # one group
+    ([leg("6", OrderType.MARKET, role=LegRole.TIME_STOP)], Facts(), 0),          # time stop
+    ([leg("7", OrderType.TRAIL, role=LegRole.PROFIT_HARVESTER)], Facts(DORMANT), 0),  # dormant
+    ([leg("7", OrderType.TRAIL, role=LegRole.PROFIT_HARVESTER)], Facts(DORMANT, {"7"}), 100),
+    ([leg("7", OrderType.TRAIL, role=LegRole.PROFIT_HARVESTER)], Facts(), 100),  # no condition
+    ([leg("5", OrderType.STOP, qty=40), leg("8", OrderType.STOP, "S9-a~r1", qty=60)], Facts(),
+     100),                                                                        # two groups
+    ([leg("5", OrderType.STOP, status=C)], Facts(), 0),
+    ([leg("5", OrderType.STOP, status=INACTIVE)], Facts(), 0),
+    ([leg("5", OrderType.STOP, filled=30)], Facts(), 70),
+])
+def test_only_working_stops_and_active_trails_cover(legs, facts, covered):
+    assert coverage.group_cover(coverage.protecting(facts, coverage.live_exits(legs, "AAPL"))
+                                ) == covered
+
+
+def test_a_live_flatten_covers_what_it_sells():
+    flatten = leg("9", OrderType.MARKET, "", qty=100, role=LegRole.FLATTEN, filled=40)
+    assert coverage.closing([flatten], "AAPL") == 60
+    assert coverage.closing([leg("9", OrderType.MARKET, "", role=LegRole.FLATTEN, status=F,
+                                 filled=100)], "AAPL") == 0
