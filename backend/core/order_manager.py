@@ -182,8 +182,8 @@ class OrderManager:
         """
         try:
             signal = parse_signal(signal)
-        except MalformedSignal as exc:
-            raise self.refuse(signal, str(exc), "malformed") from None
+        except MalformedSignal as exc:  # exc carries the input's identity, made safe
+            raise self.refuse(exc, str(exc), "malformed") from None
         duplicate = self._duplicate_reason(signal.id)
         if duplicate is not None:
             raise self.refuse(signal, duplicate, "duplicate")

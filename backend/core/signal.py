@@ -19,6 +19,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+MIN_PRICE = Decimal("0.0001")
+MAX_PRICE = Decimal(10**7)
+"""A reference price or ATR outside these is no stock's (the broker bounds use the same ceiling,
+``backend.broker.bounds``); beyond them the tick and sizing arithmetic leaves Decimal's range."""
+MAX_DIGITS = 28
+"""Decimal's default precision: more significant digits cannot be rounded to a tick exactly."""
+MAX_REASON = 1000
+YEARS = (1970, 2200)
+"""A timestamp outside these years is a unit mistake; year 9999 made the time-stop overflow."""
+MAX_PROBLEMS = 3
+
 
 class Signal(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -30,29 +41,39 @@ class Signal(BaseModel):
     reference_price: Decimal = Field(description="the ask at signal time")
     atr: Decimal
     timestamp: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
-    reason: str = ""
+    reason: str = Field(default="", max_length=MAX_REASON)
     score: float = 0.0
 
     @field_validator("symbol")
     @classmethod
     def _upper(cls, value: str) -> str:
         value = value.strip().upper()
-        if not value.replace(".", "").replace(" ", "").isalnum():
+        if not (value.isascii() and value.replace(".", "").replace(" ", "").isalnum()):
             raise ValueError(f"symbol {value!r} is not a ticker")
         return value
 
     @field_validator("reference_price")
     @classmethod
     def _positive_price(cls, value: Decimal) -> Decimal:
-        if not value.is_finite() or value <= 0:
-            raise ValueError(f"reference price must be a positive number, got {value}")
-        return value
+        return _bounded(value, "reference price")
 
     @field_validator("atr")
     @classmethod
     def _atr(cls, value: Decimal) -> Decimal:
-        if not value.is_finite() or value <= 0:
-            raise ValueError(f"ATR must be a positive number, got {value}")
+        return _bounded(value, "ATR")
+
+    @field_validator("reference_price", "atr", "score", mode="before")
+    @classmethod
+    def _no_bool(cls, value: object) -> object:
+        if isinstance(value, bool):  # True would pass as 1
+            raise ValueError("must be a number, not true/false")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not value.isprintable():
+            raise ValueError("reason must be printable text on one line")
         return value
 
     @field_validator("score")
@@ -67,7 +88,24 @@ class Signal(BaseModel):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("timestamp must be timezone-aware")
+        if not YEARS[0] <= value.year <= YEARS[1]:
+            raise ValueError(f"timestamp year {value.year} is outside {YEARS[0]}..{YEARS[1]}")
         return value.astimezone(timezone.utc)
+
+
+def _bounded(value: Decimal, what: str) -> Decimal:
+    if not value.is_finite() or value <= 0:
+        raise ValueError(f"{what} must be a positive number, got {_short(value)}")
+    if not MIN_PRICE <= value <= MAX_PRICE:
+        raise ValueError(f"{what} {_short(value)} is outside {MIN_PRICE}..{MAX_PRICE:,}")
+    if len(value.as_tuple().digits) > MAX_DIGITS:
+        raise ValueError(f"{what} has more than {MAX_DIGITS} significant digits")
+    return value
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else text[:20] + "..."
 
 
 class SignalRefused(Exception):
@@ -80,7 +118,29 @@ class SignalRefused(Exception):
 
 
 class MalformedSignal(ValueError):
-    """A signal that cannot be traded, with one sentence saying why."""
+    """A signal that cannot be traded, with one sentence saying why.
+
+    ``symbol`` and ``id`` are the input's own when they are short plain text, else "?" and
+    "": what a refusal may log and publish without echoing a hostile input.
+    """
+
+    def __init__(self, message: str, symbol: str = "?", signal_id: str = "") -> None:
+        super().__init__(message)
+        self.symbol, self.id = symbol, signal_id
+
+
+def _plain(value: object, longest: int) -> str | None:
+    """``value`` if it is short, printable ASCII text; else None."""
+    if (isinstance(value, str) and 0 < len(value) <= longest and value.isprintable()
+            and value.isascii()):
+        return value
+    return None
+
+
+def _identity(data: dict) -> tuple[str, str]:
+    """The symbol and id a refusal may show: the input's own only when they are plain."""
+    symbol, signal_id = _plain(data.get("symbol"), 12), _plain(data.get("id"), 64)
+    return (symbol.strip().upper() or "?" if symbol else "?", signal_id or "")
 
 
 def parse_signal(data: object) -> Signal:
@@ -101,5 +161,7 @@ def parse_signal(data: object) -> Signal:
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or "signal"
             message = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{field}: {message}")
-        raise MalformedSignal("malformed signal: " + "; ".join(problems)) from None
+            problems.append(f"{field[:30]}: {message}")
+        more = len(problems) - MAX_PROBLEMS
+        text = "; ".join(problems[:MAX_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")
+        raise MalformedSignal("malformed signal: " + text, *_identity(data)) from None
