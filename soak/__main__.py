@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
+    # The simulator writing to a socket the killed application left behind is expected here.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     started = time.monotonic()
     if args.replay is not None:
         result = run_episode(args.replay, keep_dir=args.keep, verbose=True)
