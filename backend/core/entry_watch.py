@@ -47,13 +47,14 @@ class EntryWatch:
             timer.cancel()
 
     def arm_timeout(self, entry_id: str) -> None:
-        """Cancel the entry if it is still working after ``[entry] timeout_s`` (a timer, not a
-        task: pending work stays distinguishable from an armed deadline)."""
+        """Cancel the entry if it is still working after ``[entry] timeout_s`` (a timer of the
+        OMS's task supervisor, not a task: pending work stays distinguishable from an armed
+        deadline, and a failure of the timeout is shown like a task's)."""
         if entry_id in self.entry_timers:
             return
-        loop = asyncio.get_event_loop()
-        self.entry_timers[entry_id] = loop.call_later(
-            self.entry_timeout.total_seconds(), self._entry_timed_out, entry_id)
+        self.entry_timers[entry_id] = self.act.call_later(
+            self.entry_timeout.total_seconds(), lambda: self._entry_timed_out(entry_id),
+            f"timeout of entry {entry_id}")
 
     def _entry_timed_out(self, entry_id: str) -> None:
         """Unfilled children go with the entry at the broker; a partial fill keeps its exits

@@ -19,7 +19,6 @@ Safety rules it enforces (docs/oca.md):
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -27,9 +26,9 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from backend.core import ledger, sizing
+from backend.core import ledger
 from backend.core.cancels import CancelImpact, CloseRefused, ExitLegCancelRefused
-from backend.core.errors import lookup_refusal
+from backend.core.entries import EntrySender, sent_records
 from backend.core.events import (
     Alert,
     Event,
@@ -42,12 +41,7 @@ from backend.core.events import (
     Subscriber,
     event_from_legacy,
 )
-from backend.core.exit_plan import (
-    EntryParams,
-    ExitParams,
-    base_signal_id,
-    build_entry_chain,
-)
+from backend.core.exit_plan import EntryParams, ExitParams, base_signal_id
 from backend.core.journal import Journal
 from backend.core.leg_activity import LegActivity
 from backend.core.market_hours import calendar
@@ -64,7 +58,7 @@ from backend.core.portfolio import Portfolio
 from backend.core.ports import BrokerPort, accepted_signals, leg_plans
 from backend.core.protection import EXIT_ROLES, Protection
 from backend.core.recovery import Recovery
-from backend.core.recovery_rules import LOST_OUTCOME, is_lost, retry_refusal
+from backend.core.recovery_rules import LOST_OUTCOME, is_lost
 from backend.core.signal import MalformedSignal, Signal, SignalRefused, parse_signal
 from backend.core.state_machine import TRANSITIONS
 from backend.core.tasks import StateWaiter, TaskSupervisor
@@ -110,6 +104,7 @@ class OrderManager:
             publish=self.publish, spawn=self._spawn, remember_sent=self._remember_sent,
             store=lambda record: self._store(record, self.orders.get(record.order_id)),
             record_outcome=self._record_outcome, wait_for=self.waiter.wait_for,
+            call_later=lambda delay, fn, name: self.tasks.call_later(delay, fn, name=name),
             apply_fill=self.on_fill,
             apply_positions=self.on_positions)
         self.protection = Protection(self, broker, actions, self.exit_params,
@@ -118,6 +113,9 @@ class OrderManager:
         """Leg failures, what counts as protection, the entry's timeout and trail."""
         self.recovery = Recovery(self, broker, actions, self.protection)
         """Reconciliation after a connect, a reconnect or a restart."""
+        self.entries = EntrySender(self, broker, journal, settings, self.exit_params,
+                                   self.entry_params)
+        """Every check before an entry is sent, then its chain (``entries``)."""
         self.desk = TraderDesk(self)
         self.closed = False
 
@@ -184,88 +182,25 @@ class OrderManager:
             signal = parse_signal(signal)
         except MalformedSignal as exc:  # exc carries the input's identity, made safe
             raise self.refuse(exc, str(exc), "malformed") from None
-        duplicate = self._duplicate_reason(signal.id)
-        if duplicate is not None:
-            raise self.refuse(signal, duplicate, "duplicate")
-        outside = sizing.session_refusal(signal.symbol, self.session_of(self.now()),
-                                         self.entry_params.allow_outside_rth)
-        if outside is not None:
-            raise self.refuse(signal, outside.reason, outside.code)
-        if not self.broker.is_connected():
-            raise self.refuse(signal, "not connected to the broker", "disconnected")
-        timeout = float(getattr(self.settings.broker, "connect_timeout_s", 10.0))
-        try:
-            info = await asyncio.wait_for(self.broker.contract_info(signal.symbol), timeout)
-        except Exception as exc:
-            # The real cause: disconnected, timeout, unknown_symbol or internal_error.
-            code, reason = lookup_refusal(exc, signal.symbol, timeout)
-            raise self.refuse(signal, reason, code) from None
-        quantity = sizing.entry_quantity(signal.reference_price,
-                                         self.exit_params.safety_stop_pct, self.settings.risk)
-        refusal = sizing.check_entry(
-            symbol=signal.symbol, known_symbols={info.symbol},
-            connected=self.broker.is_connected(), account_code=self.broker.account,
-            live_trading_enabled=self.settings.broker.live_trading_enabled,
-            open_symbols=self.open_symbols(), pending_symbols=self.pending_entry_symbols(),
-            open_count=len(self.open_symbols() | self.pending_entry_symbols()),
-            max_open_positions=self.settings.risk.max_open_positions, quantity=quantity)
-        if refusal is not None:
-            raise self.refuse(signal, refusal.reason, refusal.code)
-        chain = build_entry_chain(signal.symbol, quantity, signal.reference_price, signal.atr,
-                                  info.min_tick, self.exit_params, self.entry_params,
-                                  self.now(), signal.id)
+        return await self.entries.send(signal)
+
+    def accepted(self, signal: Signal) -> None:
+        """``signal`` passed every check: journalled as accepted before its chain is sent."""
         self.journal.record_signal(signal, "accepted")
         self.signals[signal.id] = signal
-        try:
-            ids = await self.broker.place_chain(chain.entry, list(chain.legs))
-        except Exception as exc:
-            self.journal.record_signal(signal, "failed", str(exc))
-            raise self.refuse(signal, f"the broker did not take the order: {exc}",
-                              "send_failed") from None
-        self._remember_sent([chain.entry, *chain.legs], ids, signal.id)
-        self._arm_entry_timeout(ids[0])
-        log.info("signal %s: entry %s with exits %s", signal.id, ids[0], ids[1:])
-        return ids[0]
 
-    def _duplicate_reason(self, signal_id: str) -> str | None:
-        """Why ``signal_id`` may not produce an entry now (it already did), or None.
-
-        A signal whose entry was lost with the connection may be retried with its id, but
-        only once the broker holds no working or executed order of it (``recovery_rules``;
-        docs/reliability.md "Recovery rules"): one id never makes two entries.
-        """
-        outcome = self.journal.signal_outcome(signal_id)
-        existing = self.entry_of(signal_id)
-        if outcome == LOST_OUTCOME:
-            why = retry_refusal(signal_id, outcome, self.trade_orders(signal_id),
-                                self.broker.get_all_orders())
-            if why is None:
-                log.warning("signal %s: its entry was lost; sending it again", signal_id)
-                return None
-            return f"signal {signal_id} was lost, but {why}"
-        if existing is not None or outcome == "accepted":
-            where = f"entry order {existing.order_id}" if existing else "an entry"
-            return f"signal {signal_id} already produced {where}"
-        return None
+    def sent(self, intents: list[OrderIntent], ids: list[str], signal_id: str) -> None:
+        """An entry's chain is at the broker: book it and arm its timeout."""
+        self._remember_sent(intents, ids, signal_id)
+        self.protection.arm_entry_timeout(ids[0])
 
     def _remember_sent(self, intents: list[OrderIntent], ids: list[str], signal_id: str) -> None:
-        plans = []
-        for intent, order_id in zip(intents, ids, strict=True):
-            known = self.orders.get(order_id)
-            record = known or OrderRecord(
-                order_id=order_id, symbol=intent.symbol, side=intent.side,
-                order_type=intent.order_type, quantity=intent.quantity, role=intent.role,
-                signal_id=signal_id, oca_group=intent.oca_group,
-                limit_price=intent.limit_price,
-                stop_price=intent.stop_price if intent.stop_price is not None
-                else intent.trail_stop_price, trail_amount=intent.trail_amount,
-                updated_at=self.now())
+        """Book orders just sent, and journal what was sent beyond the records (``legs_sent``:
+        outsideRth, the activation level, goodAfterTime; read by ``leg_activity``)."""
+        records, plans = sent_records(intents, ids, signal_id, self.orders, self.now())
+        for record in records:
             self._store(record, None)
-            plan = {"order_id": order_id, "outside_rth": intent.outside_rth,
-                    "activation": str(intent.conditions[0].price) if intent.conditions else None,
-                    "good_after_time": intent.good_after_time}
-            self.leg_plans[order_id] = plan
-            plans.append(plan)
+        self.leg_plans.update({plan["order_id"]: plan for plan in plans})
         self.journal.record_event("legs_sent", {"signal_id": signal_id, "legs": plans})
 
     # -- protection and recovery (composed: backend/core/protection.py, recovery.py) ------
@@ -293,24 +228,6 @@ class OrderManager:
     async def reconcile(self) -> list[str]:
         """Rebuild from the journal and the broker, repair; the re-protected symbols."""
         return await self.recovery.reconcile()
-
-    def _leg_failed(self, record: OrderRecord, message: str) -> None:
-        self.protection.leg_failed(record, message)
-
-    def _check_entry_legs(self, entry: OrderRecord) -> None:
-        self.protection.check_entry_legs(entry)
-
-    def _request_trail(self, entry: OrderRecord, position: int | None = None) -> bool:
-        return self.protection.request_trail(entry, position)
-
-    def _arm_entry_timeout(self, entry_id: str) -> None:
-        self.protection.arm_entry_timeout(entry_id)
-
-    def _cancel_quietly(self, records: list[OrderRecord]) -> None:
-        self.protection.cancel_quietly(records)
-
-    def _latest_entry(self, symbol: str) -> OrderRecord | None:
-        return self.protection.latest_entry(symbol)
 
     def _record_outcome(self, signal_id: str, outcome: str, reason: str) -> None:
         signal = self.signals.get(signal_id)
@@ -401,10 +318,10 @@ class OrderManager:
         if not self._store(record, known):
             return
         if record.status is OrderStatus.INACTIVE and record.role is not LegRole.MANUAL:
-            self._leg_failed(record, record.message or "order inactive at the broker")
+            self.protection.leg_failed(record, record.message or "order inactive at the broker")
         if record.role is LegRole.ENTRY and record.filled > 0:
-            self._check_entry_legs(record)
-            self._request_trail(record)
+            self.protection.check_entry_legs(record)
+            self.protection.request_trail(record)
         elif record.role is LegRole.ENTRY and record.status.is_final:
             self.protection.entry_ended(record)  # its untransmitted children go with it
 
@@ -422,7 +339,7 @@ class OrderManager:
         failed = dataclasses.replace(known, status=OrderStatus.ERROR, message=message,
                                      updated_at=self.now())
         if self._store(failed, known):
-            self._leg_failed(failed, message)
+            self.protection.leg_failed(failed, message)
 
     def on_order_warning(self, order_id: str, code: int, text: str) -> None:
         """IB spoke about a working order without ending it (docs/ib-codes.md): noted only.

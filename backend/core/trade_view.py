@@ -10,6 +10,7 @@ make, each going through the OMS's own path: the journal, the status table, the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,6 +61,8 @@ class OmsActions:
     """Apply a status change of a known order (checked by the transition table)."""
     record_outcome: Callable[[str, str, str], None]
     """``(signal_id, outcome, reason)`` into the journal's signals table."""
+    call_later: Callable[[float, Callable[[], None], str], asyncio.TimerHandle]
+    """``call_later(delay, fn, name)``: a named timer of the OMS's task supervisor."""
     wait_for: Callable[[Callable[[], bool], float], Awaitable[bool]]
     """``wait_for(predicate, timeout)``: True once the OMS's state satisfies it (checked on
     every stored change), False after ``timeout`` seconds."""

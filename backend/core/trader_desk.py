@@ -180,7 +180,7 @@ class TraderDesk:
             raise
         m._remember_sent([chain.entry, *chain.legs], ids, signal_id)
         if market:
-            m._arm_entry_timeout(ids[0])
+            m.protection.arm_entry_timeout(ids[0])
         log.info("manual entry %s: %s %s with exits %s", signal_id, ids[0], ticket.symbol,
                  ids[1:])
         return ids
@@ -229,7 +229,7 @@ class TraderDesk:
             raise ExitLegCancelRefused(impact)
         log.warning("cancelling OCA group %s at the trader's request: %s", impact.group,
                     impact.sentence)
-        m._cancel_quietly([m.orders[i] for i in impact.cancels])
+        m.protection.cancel_quietly([m.orders[i] for i in impact.cancels])
         return list(impact.cancels)
 
     # -- closing --------------------------------------------------------------------
@@ -248,14 +248,14 @@ class TraderDesk:
         ending = m.live_exits(symbol) + [
             r for r in m.orders.values() if r.symbol == symbol and r.role is LegRole.ENTRY
             and not r.status.is_final]
-        m._cancel_quietly(ending)
+        m.protection.cancel_quietly(ending)
         ended = await m.waiter.wait_for(lambda: all(_ended(m.orders[r.order_id])
                                                     for r in ending),
                                         CANCEL_CONFIRM_TIMEOUT_S)
         if not ended:
             raise CloseRefused(f"IB did not confirm the {symbol} exits cancelled within "
                                f"{CANCEL_CONFIRM_TIMEOUT_S:g} s, so nothing was sold.")
-        trade = m._latest_entry(symbol)
+        trade = m.protection.latest_entry(symbol)
         qty = self.closable(symbol)
         if qty <= 0:
             raise CloseRefused(f"The {symbol} position was closed by its exits meanwhile; "
@@ -271,7 +271,7 @@ class TraderDesk:
         count (bought minus sold or being sold), because either report may lag the other."""
         m = self.m
         qty = m.position_quantity(symbol)
-        trade = m._latest_entry(symbol)
+        trade = m.protection.latest_entry(symbol)
         if trade is not None:
             qty = min(qty, trade.filled - committed_sells(m.trade_orders(trade.signal_id)))
         return max(qty, 0)

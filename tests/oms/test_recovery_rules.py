@@ -231,7 +231,7 @@ async def test_reprotection_uses_the_latest_entry_by_numeric_order_id(sim, tmp_p
                                        order_type=OrderType.LIMIT, quantity=100,
                                        status=OrderStatus.FILLED, role=LegRole.ENTRY,
                                        filled=100, signal_id=signal_id), None)
-        assert manager._latest_entry("AAPL").order_id == "1002", "'998' > '1002' as text"
+        assert manager.protection.latest_entry("AAPL").order_id == "1002", "'998' > '1002' as text"
         await trading.connector.place_market_order("AAPL", 100, "BUY")
         await eventually(lambda: held(sim) == 100, what="a position")
         await eventually(lambda: "AAPL" in manager.broker_positions, what="position known")
