@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from backend.core import coverage, market_trail
-from backend.core.cancels import EXIT_ROLES
+from backend.core.cancels import EXIT_ROLES, LEG_NAMES
 from backend.core.coverage import PROTECTIVE_TYPES
 from backend.core.entry_watch import EntryWatch
 from backend.core.events import (
@@ -182,7 +182,7 @@ class Protection:
             self.covered[signal_id] = entry.filled
         self.act.spawn(self._send_rule(record, entry, f"exit leg {record.order_id} failed: "
                                        f"{record.message}"),
-                       f"rule after {record.role.value} failed")
+                       f"the rule after the failed {LEG_NAMES[record.role]} of {record.symbol}")
 
     def _cover_growth(self, entry: OrderRecord) -> None:
         """The entry filled more after its rule ran: the new shares get the same rule."""
@@ -194,7 +194,7 @@ class Protection:
                     entry.symbol, entry.order_id, delta)
         self.act.spawn(self._send_rule(entry, entry, f"{delta} more shares filled after a "
                                        f"failed leg of entry {entry.order_id}"),
-                       f"cover {delta} more {entry.symbol}")
+                       f"covering {delta} more {entry.symbol}")
 
     async def _send_rule(self, record: OrderRecord, entry: OrderRecord | None,
                          reason: str) -> None:
