@@ -13,12 +13,13 @@ Money is stored as Decimal text and comes back exactly; times as ISO-8601 with t
 The schema is versioned with ``PRAGMA user_version``: :data:`MIGRATIONS` is applied in order,
 and a journal written by a newer Sigma9 is refused rather than misread.
 
-Bad files are refused at open, in one sentence, and left exactly as they were: a damaged file
-(checked with ``PRAGMA quick_check``), one locked by another process, a read-only file or
-folder. A write that fails while trading (disk full, lock, I/O error) rolls its transaction
-back whole, so nothing is half-written, and raises :class:`JournalError`, whose sentence the
-terminal and headless mode show in place of a traceback. The file holds the whole trading
-history, so it is created readable by its owner only (0600), in folders created 0700.
+Bad files are refused at open, in one sentence, and left exactly as they were: a damaged
+file, one locked by another process (or held by another Sigma9), a read-only file or folder
+(``journal_file``). A write that fails while trading (disk full, lock, I/O error) rolls its
+transaction back whole, so nothing is half-written, and raises :class:`JournalError`, whose
+sentence the terminal and headless mode show in place of a traceback. The file holds the
+whole trading history, so it is created readable by its owner only (0600), in folders
+created 0700.
 """
 
 from __future__ import annotations
@@ -27,9 +28,7 @@ import contextlib
 import dataclasses
 import enum
 import json
-import os
 import sqlite3
-import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -37,7 +36,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backend.core import journal_file
+from backend.core.journal_file import JournalError, problem
 from backend.core.models import FillRecord, LegRole, OrderRecord, OrderStatus, OrderType, Side
+
+__all__ = ["DUPLICATE", "MIGRATIONS", "SCHEMA_VERSION", "Journal", "JournalError"]
 
 if TYPE_CHECKING:
     from backend.core.signal import Signal
@@ -83,41 +86,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class JournalError(Exception):
-    """The journal cannot be opened or written; ``str`` is one sentence naming the file."""
-
-
-FILE_MODE = 0o600
-"""The journal and its -wal/-shm companions (SQLite gives those the database's mode)."""
-FOLDER_MODE = 0o700
-BUSY_TIMEOUT_S = 1.0
-"""How long a write waits for another process's lock: the journal is written from the event
-loop, so a long wait would freeze the terminal; a held lock is refused instead."""
-
-# SQLite's error (by name, Python >= 3.11) -> what it means for the trader, in words.
-SQLITE_PROBLEMS: dict[str, str] = {
-    "SQLITE_NOTADB": "it is not a database Sigma9 can read (damaged, or another kind of file)",
-    "SQLITE_CORRUPT": "the file is damaged",
-    "SQLITE_BUSY": "it is locked by another process (another Sigma9, or an SQL tool holding "
-                   "it open)",
-    "SQLITE_LOCKED": "it is locked by another connection",
-    "SQLITE_READONLY": "it is read-only",
-    "SQLITE_FULL": "the disk is full",
-    "SQLITE_CANTOPEN": "the file cannot be opened (is its folder writable?)",
-    "SQLITE_IOERR": "the disk reported an I/O error",
-    "SQLITE_PERM": "permission denied",
-}
-
-
-def _problem(exc: sqlite3.Error) -> str:
-    """One clause for an SQLite failure, naming its cause when SQLite gives one."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    for prefix, words in SQLITE_PROBLEMS.items():
-        if name == prefix or name.startswith(prefix + "_"):
-            return f"{words} ({exc})"
-    return str(exc) or type(exc).__name__
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -178,74 +146,26 @@ class Journal:
     def __init__(self, path: str | Path, clock: Callable[[], datetime] = _utc_now) -> None:
         self.path = path if str(path) == ":memory:" else Path(path).expanduser()
         self._clock = clock
+        self._lock: journal_file.ProcessLock | None = None
         self._conn = self._open()
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        where = f"cannot open the journal at {self.path}"
-        if isinstance(self.path, Path):
-            self._prepare_file(where)
-        conn: sqlite3.Connection | None = None
+        conn = journal_file.connect(self.path)
         try:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_S)
-            conn.row_factory = sqlite3.Row
-            self._check_intact(conn, where)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # A write probe: a read-only file or folder, or another process's lock, is
-            # refused now rather than at the first fill.
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ROLLBACK")
+            if isinstance(self.path, Path):
+                self._lock = journal_file.ProcessLock(self.path)
             self._migrate(conn)
         except (sqlite3.Error, JournalError) as exc:
-            if conn is not None:
-                conn.close()
+            conn.close()
+            if self._lock is not None:
+                self._lock.release()
             if isinstance(exc, JournalError):
                 raise
-            raise JournalError(f"{where}: {_problem(exc)}") from None
+            raise JournalError(f"cannot open the journal at {self.path}: "
+                               f"{problem(exc)}") from None
         return conn
-
-    def _prepare_file(self, where: str) -> None:
-        """Create the folders (0700) and the file (0600); refuse what cannot be written."""
-        assert isinstance(self.path, Path)
-        if self.path.is_dir():
-            raise JournalError(f"{where}: it is a directory")
-        missing = [p for p in reversed(self.path.parents) if not p.exists()]
-        try:
-            for folder in missing:
-                folder.mkdir(mode=FOLDER_MODE)
-        except OSError as exc:
-            raise JournalError(f"{where}: its folder cannot be created "
-                               f"({exc.strerror or exc})") from None
-        if not self.path.parent.is_dir():
-            raise JournalError(f"{where}: its folder cannot be created "
-                               f"({self.path.parent} is a file)")
-        if not self.path.exists():
-            try:
-                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
-            except FileExistsError:
-                pass  # created meanwhile by someone else: judged below like any file
-            except OSError as exc:
-                raise JournalError(f"{where}: the file cannot be created in its folder "
-                                   f"({exc.strerror or exc})") from None
-        if not os.access(self.path, os.R_OK | os.W_OK):
-            raise JournalError(f"{where}: it is read-only, and Sigma9 must record every "
-                               "order and fill (make it writable or choose another "
-                               "journal.path)")
-        mode = stat.S_IMODE(self.path.stat().st_mode)
-        if mode & 0o077 and self.path.stat().st_uid == os.geteuid():
-            os.chmod(self.path, mode & ~0o077)  # the trading history is the owner's only
-
-    @staticmethod
-    def _check_intact(conn: sqlite3.Connection, where: str) -> None:
-        """A damaged file is refused at open, untouched, instead of failing mid-session."""
-        rows = conn.execute("PRAGMA quick_check").fetchall()
-        problems = [" ".join(str(r[0]).split()) for r in rows if str(r[0]) != "ok"]
-        if problems:
-            raise JournalError(f"{where}: the file is damaged (SQLite's check found "
-                               f"{len(problems)} problem{'s' if len(problems) > 1 else ''}, "
-                               f"first: {problems[0][:120]}); it was left as it is, so move "
-                               "it aside to start a new journal")
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -273,6 +193,9 @@ class Journal:
         if self._conn is not None:
             self._conn.close()
             self._conn = None  # type: ignore[assignment]
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> Journal:
         return self
@@ -297,7 +220,7 @@ class Journal:
                 raise
         except sqlite3.Error as exc:
             raise JournalError(f"the journal at {self.path} could not {action}: "
-                               f"{_problem(exc)}; nothing of it was written") from None
+                               f"{problem(exc)}; nothing of it was written") from None
         except OverflowError:
             # sqlite3 binds Python ints as 64-bit: a quantity of 1e30 once escaped from here
             # as OverflowError inside a Qt slot and aborted the terminal (issue 10).
@@ -320,7 +243,7 @@ class Journal:
             return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise JournalError(f"the journal at {self.path} could not be read: "
-                               f"{_problem(exc)}") from None
+                               f"{problem(exc)}") from None
 
     # -- signals ---------------------------------------------------------------------------
 

@@ -719,3 +719,48 @@ def test_a_schema_1_journal_is_migrated_and_keeps_its_orders(tmp_path):
     with Journal(path) as j:
         assert j.schema_version == SCHEMA_VERSION >= 2
         assert j.orders() == [ORDERS[0]] and j.orders()[0].perm_id == 0
+
+
+HOLDER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from backend.core.journal import Journal
+journal = Journal(sys.argv[2])
+print("open", flush=True)
+sys.stdin.read()
+journal.close()
+"""
+
+
+def test_a_journal_another_sigma9_holds_is_refused_naming_its_pid(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "journal.sqlite3"
+    repo = Path(__file__).resolve().parents[2]
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(repo), str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+
+        with pytest.raises(JournalError) as info:
+            Journal(path)
+
+        message = str(info.value)
+        _one_sentence(message)
+        assert message == (f"cannot open the journal at {path}: another running Sigma9 "
+                           f"(pid {holder.pid}) is using it; stop that one, or give this "
+                           "one its own journal.path")
+    finally:
+        holder.communicate("", timeout=10)
+
+    with Journal(path) as j:  # once it is gone (even killed: the kernel drops the lock)
+        assert j.orders() == []
+    assert path.with_name(path.name + ".lock").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_same_process_may_reopen_its_journal(tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    with Journal(path) as first, Journal(path) as second:
+        first.upsert_order(ORDERS[0])
+        assert second.orders() == [ORDERS[0]]
