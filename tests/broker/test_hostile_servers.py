@@ -150,3 +150,50 @@ async def test_a_server_that_hangs_up_after_the_greeting(hostile, caplog):
     assert f"127.0.0.1:{port}" in str(failure.value)
     assert connector.state is ConnectionState.DISCONNECTED
     no_tracebacks(caplog)
+
+
+# ------------------------------------------------------------------- garbage once connected
+
+@pytest.fixture
+def sim():
+    from backend.sim import SimThread
+    from tests.sim.conftest import quiet_config
+
+    with SimThread(quiet_config()) as thread:
+        thread.set_price("AAPL", "100.00")
+        yield thread
+
+
+GARBLED_FRAMES = {
+    "a message id that is not a number": ["garbage", "x"],
+    "an unknown message id": [9999, 1, "x"],
+    "an openOrder cut short": [5, 1],
+    "an orderStatus with words for numbers": [3, 1, "Submitted", "lots", "many", "pricey"],
+    "an empty message": [""],
+}
+
+
+async def test_garbage_from_a_connected_server_is_dropped_and_the_session_carries_on(
+        sim, caplog, monkeypatch):
+    import sys
+    from decimal import Decimal
+
+    escaped: list[tuple] = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: escaped.append(exc))
+    caplog.set_level(logging.INFO)
+    connector = IBKRConnector("127.0.0.1", sim.port, 22, timeout=4.0)
+    await connector.connect()
+    try:
+        def send(server) -> None:
+            session = next(s for s in server.sessions if s.client_id == 22 and not s.closed)
+            for fields in GARBLED_FRAMES.values():
+                session.send(fields)
+
+        sim.call(send)
+        await connector.server_time()  # the garbage came first: it has been read by now
+
+        order_id = await connector.place_stop_order("AAPL", 100, Decimal("95.00"))
+        assert str(order_id) in {str(o["order_id"]) for o in sim.orders(22)}
+        assert connector.is_connected() and escaped == []
+    finally:
+        await connector.disconnect()
