@@ -48,7 +48,7 @@ class Link:
         self.saw_326 = False
         self.refused: asyncio.Future | None = None
         self.garbled: str = ""
-        """Set when the server's first reply was not the TWS API (see ``on_garbage``)."""
+        """Set when the server's first reply was not the TWS API (see ``on_unreadable``)."""
         connector.ib.disconnectedEvent += self.on_disconnected
         # ib_insync reads the socket in an eventkit handler: what it cannot parse lands on
         # the event's error_event (with a listener, eventkit logs no traceback).
@@ -77,7 +77,7 @@ class Link:
         try:
             # TWS answers a clientId in use with 326 and a closed socket; ib_insync would
             # wait out its whole timeout, so stop waiting as soon as the 326 is seen. A
-            # garbled reply also ends the wait at once (``on_garbage``).
+            # garbled reply also ends the wait at once (``on_unreadable``).
             done, _ = await asyncio.wait({attempt, self.refused},
                                          timeout=c.timeout * ATTEMPT_TIMEOUTS + 1,
                                          return_when=asyncio.FIRST_COMPLETED)
@@ -91,6 +91,11 @@ class Link:
                        else asyncio.TimeoutError())
             attempt.result()
             self.refused = None
+        except asyncio.CancelledError:
+            # disconnect() during a retry: the attempt must not live on and connect later.
+            attempt.cancel()
+            self.refused = None
+            raise
         except (Exception, asyncio.TimeoutError) as exc:
             self.refused = None
             c.ib.disconnect()
