@@ -24,7 +24,7 @@ from typing import Any
 
 from backend.core.events import Alert, Event, OrderUpdated
 from backend.core.journal import Journal
-from backend.core.models import LegRole, OrderRecord
+from backend.core.models import LegRole, OrderRecord, OrderStatus, Side
 from backend.core.state_machine import UpdateRefused, apply_update, surprise
 
 log = logging.getLogger("sigma9.oms")
@@ -44,6 +44,9 @@ class OrderLifecycle:
         """(order id, edge) of updates refused so far: alerted and re-read once each."""
         self.pending_entries: dict[str, str] = {}
         """Entry order id -> symbol, for entries working with nothing filled yet."""
+        self.open_sells: dict[str, dict[str, OrderRecord]] = {}
+        """Symbol -> order id -> record of SELL orders still working (not final, not parked
+        Inactive): what protection reads on every tick, without scanning every order."""
         for record in records.values():
             self._index(record)
 
@@ -77,6 +80,12 @@ class OrderLifecycle:
             self.pending_entries[record.order_id] = record.symbol
         else:
             self.pending_entries.pop(record.order_id, None)
+        sells = self.open_sells.setdefault(record.symbol, {})
+        if (record.side is Side.SELL and not record.status.is_final
+                and record.status is not OrderStatus.INACTIVE):
+            sells[record.order_id] = record
+        else:
+            sells.pop(record.order_id, None)
 
     def _refuse(self, refused: UpdateRefused) -> None:
         key = (refused.order_id, refused.edge)

@@ -271,6 +271,10 @@ class OrderManager:
         return next((r for r in reversed(entries) if not is_lost(r)),
                     entries[-1] if entries else None)
 
+    def open_sells(self, symbol: str) -> list[OrderRecord]:
+        """SELL orders of ``symbol`` still working (indexed by the order lifecycle)."""
+        return list(self.lifecycle.open_sells.get(symbol, {}).values())
+
     def trade_orders(self, signal_id: str) -> list[OrderRecord]:
         """Every order of a trade: entry, exits of every group, closing orders."""
         base = base_signal_id(signal_id)

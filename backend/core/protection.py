@@ -88,7 +88,7 @@ class Protection:
 
     def live_exits(self, symbol: str) -> list[OrderRecord]:
         """Live SELL orders that close a long: Sigma9's exit legs or any working stop."""
-        return coverage.live_exits(self.view.orders.values(), symbol)
+        return coverage.live_exits(self.view.open_sells(symbol), symbol)
 
     def protecting(self, symbol: str) -> list[OrderRecord]:
         """The live exits that protect now: working stops and active trails."""
@@ -98,7 +98,7 @@ class Protection:
         """Shares protected now, plus those a closing order is selling now (a position being
         flattened needs no new group: it would sell the same shares again)."""
         return (coverage.group_cover(self.protecting(symbol))
-                + coverage.closing(self.view.orders.values(), symbol))
+                + coverage.closing(self.view.open_sells(symbol), symbol))
 
     def is_protected(self, symbol: str) -> bool:
         """Working stops or active trails cover the whole position (any, with none held)."""

@@ -11,7 +11,7 @@ make, each going through the OMS's own path: the journal, the status table, the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Set
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -45,6 +45,7 @@ class TradeView(Protocol):
     def legs_of(self, signal_id: str) -> list[OrderRecord]: ...
     def trade_orders(self, signal_id: str) -> list[OrderRecord]: ...
     def position_quantity(self, symbol: str) -> int: ...
+    def open_sells(self, symbol: str) -> Iterable[OrderRecord]: ...
 
 
 @dataclass(frozen=True)
