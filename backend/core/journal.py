@@ -28,19 +28,25 @@ import contextlib
 import dataclasses
 import enum
 import json
+import logging
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from backend.core import journal_file
-from backend.core.journal_file import JournalError, problem
+from backend.core.journal_file import ENVIRONMENTAL, JournalError, problem
+from backend.core.journal_schema import MIGRATIONS, SCHEMA_VERSION
 from backend.core.models import FillRecord, LegRole, OrderRecord, OrderStatus, OrderType, Side
 
 __all__ = ["DUPLICATE", "MIGRATIONS", "SCHEMA_VERSION", "Journal", "JournalError"]
+
+log = logging.getLogger("sigma9.journal")
+T = TypeVar("T")
+MAX_KEPT = 100_000
+"""Writes kept across failures, at most (beyond, a failed write is only reported)."""
 
 if TYPE_CHECKING:
     from backend.core.signal import Signal
@@ -48,44 +54,6 @@ if TYPE_CHECKING:
 DUPLICATE = "duplicate"
 """Outcome of a signal id seen again: counted, but never overwrites the original decision."""
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (  # 1: initial schema
-        """CREATE TABLE signals (
-            signal_id TEXT PRIMARY KEY, symbol TEXT NOT NULL, action TEXT NOT NULL,
-            reference_price TEXT NOT NULL, atr TEXT NOT NULL, timestamp TEXT NOT NULL,
-            reason TEXT NOT NULL, score REAL NOT NULL,
-            outcome TEXT NOT NULL, outcome_reason TEXT NOT NULL,
-            duplicates INTEGER NOT NULL DEFAULT 0,
-            recorded_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
-        """CREATE TABLE orders (
-            order_id TEXT PRIMARY KEY, symbol TEXT NOT NULL, side TEXT NOT NULL,
-            order_type TEXT NOT NULL, quantity INTEGER NOT NULL, status TEXT NOT NULL,
-            role TEXT NOT NULL, filled INTEGER NOT NULL, avg_fill_price TEXT,
-            limit_price TEXT, stop_price TEXT, trail_amount TEXT, parent_id TEXT NOT NULL,
-            oca_group TEXT NOT NULL, signal_id TEXT NOT NULL, broker_status TEXT NOT NULL,
-            message TEXT NOT NULL, updated_at TEXT)""",
-        "CREATE INDEX orders_by_signal ON orders (signal_id)",
-        """CREATE TABLE status_changes (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL, old TEXT,
-            new TEXT NOT NULL, broker_status TEXT NOT NULL, message TEXT NOT NULL,
-            at TEXT NOT NULL)""",
-        "CREATE INDEX status_changes_by_order ON status_changes (order_id)",
-        """CREATE TABLE fills (
-            exec_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, symbol TEXT NOT NULL,
-            side TEXT NOT NULL, quantity INTEGER NOT NULL, price TEXT NOT NULL,
-            time TEXT NOT NULL, commission TEXT NOT NULL, realized_pnl TEXT)""",
-        "CREATE INDEX fills_by_order ON fills (order_id)",
-        "CREATE INDEX fills_by_symbol ON fills (symbol)",
-        """CREATE TABLE events (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
-            payload TEXT NOT NULL, at TEXT NOT NULL)""",
-        "CREATE INDEX events_by_kind ON events (kind)",
-    ),
-    (  # 2: IB's permanent id, the key of orders IB reports without an orderId
-        "ALTER TABLE orders ADD COLUMN perm_id INTEGER NOT NULL DEFAULT 0",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -147,6 +115,8 @@ class Journal:
         self.path = path if str(path) == ":memory:" else Path(path).expanduser()
         self._clock = clock
         self._lock: journal_file.ProcessLock | None = None
+        self._kept: dict[Hashable, Callable[[sqlite3.Connection], Any]] = {}
+        self._appends = 0
         self._conn = self._open()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -189,7 +159,13 @@ class Journal:
         return self._conn.execute("PRAGMA user_version").fetchone()[0]
 
     def close(self) -> None:
-        """Close the file; calling it twice is harmless."""
+        """Close the file (writing what a failed write kept, if it can now); calling it twice
+        is harmless."""
+        if self._conn is not None and self._kept:
+            try:
+                self._commit("write the records it kept", ("close",), lambda conn: None)
+            except JournalError as exc:
+                log.error("%s; %d records were not written", exc, len(self._kept))
         if self._conn is not None:
             self._conn.close()
             self._conn = None  # type: ignore[assignment]
@@ -203,30 +179,48 @@ class Journal:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @contextmanager
-    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
-        """One transaction; any SQLite failure rolls it back whole (nothing half-written) and
-        becomes a JournalError naming file, action and cause."""
+    def _commit(self, action: str, key: Hashable, apply: Callable[[sqlite3.Connection], T]
+                ) -> T:
+        """Run ``apply`` in one transaction, after the writes kept from earlier failures.
+
+        Any failure rolls the whole transaction back (nothing half-written) and becomes a
+        JournalError naming file, action and cause. When the cause is the file's state (a
+        full disk, a lock, an I/O error) the write is kept, under ``key`` (a newer write of
+        the same order or fill replaces it), and the next write that succeeds writes it
+        first: a record the disk refused for a moment is not lost.
+        """
         if self._conn is None:
             raise JournalError(f"the journal at {self.path} is closed; cannot {action}")
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
+                for kept in self._kept.values():
+                    kept(conn)
+                result = apply(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 self._rollback(conn)
                 raise
         except sqlite3.Error as exc:
+            keep = (getattr(exc, "sqlite_errorname", "") or "").startswith(ENVIRONMENTAL)
+            if keep and len(self._kept) < MAX_KEPT:
+                self._kept.pop(key, None)
+                self._kept[key] = apply
+            later = ", and it is kept for the next write that succeeds" if keep else ""
             raise JournalError(f"the journal at {self.path} could not {action}: "
-                               f"{problem(exc)}; nothing of it was written") from None
+                               f"{problem(exc)}; nothing of it was written{later}") from None
         except OverflowError:
             # sqlite3 binds Python ints as 64-bit: a quantity of 1e30 once escaped from here
             # as OverflowError inside a Qt slot and aborted the terminal (issue 10).
             raise JournalError(f"the journal at {self.path} could not {action}: a number in "
                                "it does not fit a 64-bit column; nothing of it was "
                                "written") from None
+        if self._kept:
+            log.warning("the journal at %s wrote %d records kept since a failed write",
+                        self.path, len(self._kept))
+            self._kept.clear()
+        return result
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
@@ -254,7 +248,8 @@ class Journal:
         except :data:`DUPLICATE`, which only counts the repeat: the first decision stands.
         """
         now = self._clock().isoformat()
-        with self._write(f"record signal {signal.id}") as conn:
+
+        def apply(conn: sqlite3.Connection) -> None:
             seen = conn.execute("SELECT 1 FROM signals WHERE signal_id = ?",
                                 (signal.id,)).fetchone()
             if seen is None:
@@ -270,6 +265,8 @@ class Journal:
                 conn.execute("UPDATE signals SET outcome = ?, outcome_reason = ?, "
                              "updated_at = ? WHERE signal_id = ?",
                              (outcome, reason, now, signal.id))
+
+        self._commit(f"record signal {signal.id}", self._next_key("signal"), apply)
 
     def signal_outcome(self, signal_id: str) -> str | None:
         """The recorded outcome of ``signal_id``, or None if it was never seen."""
@@ -288,10 +285,11 @@ class Journal:
         plain = record.to_dict()
         values = tuple(plain[name] for name in _ORDER_COLUMNS)
         updates = ", ".join(f"{name} = excluded.{name}" for name in _ORDER_COLUMNS[1:])
-        with self._write(f"store order {record.order_id}") as conn:
-            conn.execute(f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}) "
-                         f"VALUES ({', '.join('?' * len(values))}) "
-                         f"ON CONFLICT (order_id) DO UPDATE SET {updates}", values)
+        sql = (f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}) "
+               f"VALUES ({', '.join('?' * len(values))}) "
+               f"ON CONFLICT (order_id) DO UPDATE SET {updates}")
+        self._commit(f"store order {record.order_id}", ("order", record.order_id),
+                     lambda conn: conn.execute(sql, values))
 
     def orders(self, signal_id: str | None = None) -> list[OrderRecord]:
         """Orders in the order they were first stored, optionally those of one signal."""
@@ -305,11 +303,12 @@ class Journal:
     def record_status_change(self, order_id: str, old: OrderStatus | None, new: OrderStatus,
                              broker_status: str = "", message: str = "") -> None:
         """Append one step of an order's life (``old`` is None for its first status)."""
-        with self._write(f"record a status change of order {order_id}") as conn:
-            conn.execute("INSERT INTO status_changes (order_id, old, new, broker_status, "
-                         "message, at) VALUES (?,?,?,?,?,?)",
-                         (order_id, old.value if old else None, new.value, broker_status,
-                          message, self._clock().isoformat()))
+        values = (order_id, old.value if old else None, new.value, broker_status, message,
+                  self._clock().isoformat())
+        self._commit(f"record a status change of order {order_id}", self._next_key("status"),
+                     lambda conn: conn.execute(
+                         "INSERT INTO status_changes (order_id, old, new, broker_status, "
+                         "message, at) VALUES (?,?,?,?,?,?)", values))
 
     def status_history(self, order_id: str) -> list[tuple]:
         """``(old, new, broker_status, message, at)`` for each change, oldest first."""
@@ -330,7 +329,7 @@ class Journal:
         """
         plain = fill.to_dict()
         has_report = fill.realized_pnl is not None or fill.commission != 0
-        with self._write(f"record fill {fill.exec_id}") as conn:
+        def apply(conn: sqlite3.Connection) -> bool:
             seen = conn.execute("SELECT 1 FROM fills WHERE exec_id = ?",
                                 (fill.exec_id,)).fetchone()
             if seen is None:
@@ -341,7 +340,9 @@ class Journal:
                 conn.execute("UPDATE fills SET commission = ?, realized_pnl = ? "
                              "WHERE exec_id = ?",
                              (plain["commission"], plain["realized_pnl"], fill.exec_id))
-        return seen is None
+            return seen is None
+
+        return self._commit(f"record fill {fill.exec_id}", ("fill", fill.exec_id), apply)
 
     def fills(self, order_id: str | None = None) -> list[FillRecord]:
         """Executions in arrival order, optionally those of one order."""
@@ -379,9 +380,15 @@ class Journal:
         except (TypeError, ValueError) as exc:
             raise JournalError(f"the journal at {self.path} cannot store the {kind} event: "
                                f"{exc}") from None
-        with self._write(f"record a {kind} event") as conn:
-            conn.execute("INSERT INTO events (kind, payload, at) VALUES (?,?,?)",
-                         (kind, text, self._clock().isoformat()))
+        values = (kind, text, self._clock().isoformat())
+        self._commit(f"record a {kind} event", self._next_key("event"),
+                     lambda conn: conn.execute(
+                         "INSERT INTO events (kind, payload, at) VALUES (?,?,?)", values))
+
+    def _next_key(self, kind: str) -> tuple[str, int]:
+        """A key of its own for an append (status change, event, signal decision)."""
+        self._appends += 1
+        return (kind, self._appends)
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         """``{"seq", "kind", "at", "payload"}`` oldest first; payloads come back as JSON data."""

@@ -44,6 +44,11 @@ SQLITE_PROBLEMS: dict[str, str] = {
 }
 
 
+ENVIRONMENTAL = ("SQLITE_FULL", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR",
+                 "SQLITE_READONLY", "SQLITE_CANTOPEN")
+"""Failures of the file's state, not of the write: the same write may succeed later."""
+
+
 class JournalError(Exception):
     """The journal cannot be opened or written; ``str`` is one sentence naming the file."""
 

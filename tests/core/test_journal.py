@@ -527,10 +527,12 @@ def test_a_lock_taken_mid_session_fails_one_write_whole_and_the_next_one_lands(
         _one_sentence(message)
         assert message.startswith(f"the journal at {path} could not store order 102: it is "
                                   "locked by another process")
-        assert message.endswith("nothing of it was written")
-        j.upsert_order(ORDERS[2])
+        assert message.endswith("nothing of it was written, and it is kept for the next "
+                                "write that succeeds")
+        assert j.orders() == [ORDERS[0]], "nothing of it yet"
+        j.upsert_order(ORDERS[2])  # the lock is gone: the kept order is written first
     with Journal(path) as reopened:
-        assert reopened.orders() == [ORDERS[0], ORDERS[2]]
+        assert reopened.orders() == [ORDERS[0], ORDERS[1], ORDERS[2]], "no record lost"
 
 
 def test_a_full_disk_fails_one_write_whole_and_the_journal_carries_on(tmp_path):
@@ -552,6 +554,8 @@ def test_a_full_disk_fails_one_write_whole_and_the_journal_carries_on(tmp_path):
         j.upsert_order(ORDERS[1])
     with Journal(path) as reopened:
         assert reopened.orders() == ORDERS[:2]
+        assert [e["payload"] for e in reopened.events()] == [{"text": "x" * 50_000}], (
+            "the event the full disk refused was kept and written with the next write")
 
 
 class _CommitFails:
@@ -573,9 +577,9 @@ class _CommitFails:
         return getattr(self._conn, name)
 
 
-def test_a_failed_commit_leaves_nothing_half_written_for_the_next_write_to_carry(tmp_path):
-    # Before: a failed COMMIT left its transaction open, and the next write committed the
-    # failed order along with its own (or failed on "transaction within a transaction").
+def test_a_failed_commit_leaves_no_transaction_open_and_the_record_is_kept(tmp_path):
+    # Before: a failed COMMIT left its transaction open, so the next write failed on
+    # "cannot start a transaction within a transaction" (or carried the half-done one).
     path = tmp_path / "journal.sqlite3"
     with Journal(path) as j:
         real = j._conn
@@ -584,11 +588,36 @@ def test_a_failed_commit_leaves_nothing_half_written_for_the_next_write_to_carry
         with pytest.raises(JournalError, match="the disk is full"):
             j.upsert_order(ORDERS[0])
 
-        assert not real.in_transaction
+        assert not real.in_transaction and j.orders() == []
         j.upsert_order(ORDERS[1])
         j._conn = real
     with Journal(path) as reopened:
-        assert reopened.orders() == [ORDERS[1]]
+        assert reopened.orders() == [ORDERS[0], ORDERS[1]], "kept, then written whole"
+
+
+def test_what_a_failed_write_kept_is_written_on_close(tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    j = Journal(path)
+    real = j._conn
+    j._conn = _CommitFails(real)  # type: ignore[assignment]
+    with pytest.raises(JournalError):
+        j.record_fill(_fill(commission="1.00", realized="0"))
+    j._conn = real
+
+    j.close()
+
+    with Journal(path) as reopened:
+        assert reopened.fills() == [_fill(commission="1.00", realized="0")]
+
+
+def test_a_write_refused_for_its_data_is_not_kept(tmp_path):
+    with Journal(tmp_path / "journal.sqlite3") as j:
+        absurd = OrderRecord(order_id="7", symbol="AAPL", side=Side.BUY,
+                             order_type=OrderType.MARKET, quantity=10**30)
+        with pytest.raises(JournalError, match="does not fit"):
+            j.upsert_order(absurd)
+        j.upsert_order(ORDERS[0])  # would fail forever if the absurd one were replayed
+        assert j.orders() == [ORDERS[0]]
 
 
 UNPRIVILEGED = """
