@@ -45,8 +45,8 @@ __all__ = ["DUPLICATE", "MIGRATIONS", "SCHEMA_VERSION", "Journal", "JournalError
 
 log = logging.getLogger("sigma9.journal")
 T = TypeVar("T")
-MAX_KEPT = 100_000
-"""Writes kept across failures, at most (beyond, a failed write is only reported)."""
+MAX_KEPT = 10_000
+"""Kept writes, at most (each attempt replays them first); beyond, a failure is reported."""
 
 if TYPE_CHECKING:
     from backend.core.signal import Signal
