@@ -185,7 +185,8 @@ def _wait_recovered(monitor: Monitor, journal: Path, timeout: float) -> float | 
             orders, _fills = _journal_rows(journal)
         except sqlite3.Error:
             continue
-        if not inv.journal_limbo(orders, monitor.last.orders):
+        if not (inv.journal_limbo(orders, monitor.last.orders)
+                or inv.orphans(orders, monitor.last.orders)):
             return round(time.monotonic() - start, 2)
     return None
 
@@ -201,6 +202,7 @@ def final_checks(sim: SimThread, journal: Path) -> list[inv.Violation]:
     out += inv.fills_mismatch(executions, j_fills)
     out += inv.pnl_mismatch(executions, total_realized(sample.positions), j_realized)
     out += inv.broker_limbo(sample.orders) + inv.journal_limbo(j_orders, sample.orders)
+    out += inv.orphans(j_orders, sample.orders)
     out += inv.shorts(sample.positions)
     return out
 

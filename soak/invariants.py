@@ -11,7 +11,8 @@ data and the checker never trusts what the application says about itself.
 - I4 realized P&L equals fills minus commissions to the cent: recomputed here from the
   broker's executions, and compared with the broker's books and the journal's;
 - I5 nothing in limbo: no untransmitted or pending order at the broker, no journal order
-  open that the broker has finished or does not know, no short position.
+  open that the broker has finished or does not know (nor a working broker order the journal
+  holds as finished or lacks), no short position.
 """
 
 from __future__ import annotations
@@ -171,6 +172,24 @@ def journal_limbo(journal_orders: list[dict], orders: list[Order]) -> list[Viola
         out.append(Violation("I5", f"journal {j['order_id']}",
                              f"journal order {j['order_id']} {j['symbol']} {j['role']} is "
                              f"{j['status']} but the broker {state}"))
+    return out
+
+
+def orphans(journal_orders: list[dict], orders: list[Order]) -> list[Violation]:
+    """I5 the other way round: a working order at the broker that the journal does not have,
+    or holds as finished (nobody would manage it: it may sell shares that are not there)."""
+    journal = {str(j["order_id"]): j for j in journal_orders}
+    out = []
+    for o in orders:
+        if o["status"] not in WORKING or not _released(o):
+            continue
+        j = journal.get(str(o["order_id"])) or journal.get(f"perm-{o['perm_id']}")
+        if j is not None and str(j["status"]) not in JOURNAL_CLOSED:
+            continue
+        state = "does not have it" if j is None else f"has it {j['status']}"
+        out.append(Violation("I5", f"orphan {o['order_id']}",
+                             f"broker order {o['order_id']} {o['symbol']} {role(o) or 'manual'} "
+                             f"{o['order_type']} is working but the journal {state}"))
     return out
 
 

@@ -75,6 +75,15 @@ def test_untransmitted_orders_and_stale_journal_rows_are_limbo() -> None:
     assert "untransmitted" in texts[0] and "Cancelled" in texts[1] and "not know" in texts[2]
 
 
+def test_a_working_order_the_journal_lost_or_closed_is_limbo() -> None:
+    orders = [order(2, "safety_stop"), order(3, "time_stop", "MKT", held_by="good_after_time"),
+              order(4, "profit_harvester", "TRAIL", status="Cancelled")]
+    journal = [{"order_id": "2", "status": "PENDING"}, {"order_id": "4", "status": "CANCELLED"}]
+    assert [v.key for v in inv.orphans(journal, orders)] == ["orphan 3"]
+    closed = [{"order_id": "2", "status": "CANCELLED"}, {"order_id": "3", "status": "PENDING"}]
+    assert "has it CANCELLED" in inv.orphans(closed, orders)[0].text
+
+
 def test_a_short_is_limbo() -> None:
     assert [v.invariant for v in inv.shorts({"AAPL": {"qty": Decimal(-40)}})] == ["I5"]
 
