@@ -9,14 +9,13 @@ A figure that fails is recorded with its error and the others still run.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
-import traceback
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -70,17 +69,27 @@ def machine() -> dict[str, Any]:
 
 
 def run_figures(names: list[str], scale: str) -> dict[str, Any]:
+    """Each figure in its own interpreter (``bench.figure``); a failure is recorded with
+    the end of its error output and the others still run."""
     figures: dict[str, Any] = {}
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
     for name in names:
-        module = importlib.import_module(FIGURES[name])
         print(f"bench: {name} ({scale}) ...", flush=True)
         started = time.monotonic()
-        try:
-            figures[name] = module.run(scale)
-        except Exception as exc:  # one figure's failure must not lose the others
-            figures[name] = {"error": f"{type(exc).__name__}: {exc}",
-                             "traceback": traceback.format_exc()}
-            print(f"bench: {name} failed: {exc}", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / f"{name}.json"
+            proc = subprocess.run([sys.executable, "-m", "bench.figure", name, scale,
+                                   str(out)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+            if proc.returncode == 0 and out.exists():
+                figures[name] = json.loads(out.read_text())
+            else:
+                tail = [line for line in proc.stderr.splitlines() if line.strip()][-12:]
+                figures[name] = {"error": tail[-1] if tail else f"exit {proc.returncode}",
+                                 "traceback": "\n".join(tail)}
+                print(f"bench: {name} failed: {figures[name]['error']}", file=sys.stderr,
+                      flush=True)
         figures[name]["seconds"] = round(time.monotonic() - started, 1)
     return figures
 
