@@ -24,6 +24,7 @@ import pytest_asyncio
 from backend.broker.connector import IBKRConnector
 from backend.broker.errors import ConnectFailed
 from backend.core.models import ConnectionState
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.asyncio
 
@@ -193,7 +194,8 @@ async def test_garbage_from_a_connected_server_is_dropped_and_the_session_carrie
         await connector.server_time()  # the garbage came first: it has been read by now
 
         order_id = await connector.place_stop_order("AAPL", 100, Decimal("95.00"))
-        assert str(order_id) in {str(o["order_id"]) for o in sim.orders(22)}
+        await eventually(lambda: str(order_id) in {str(o["order_id"]) for o in sim.orders(22)},
+                         what="the order at the broker")
         assert connector.is_connected() and escaped == []
     finally:
         await connector.disconnect()

@@ -25,6 +25,7 @@ from backend.runtime import TradingCore
 from backend.sim import SimThread
 from backend.strategies.signal import MalformedSignal, Signal, SignalRefused, parse_signal
 from tests.core.fakes import NOW
+from tests.helpers import eventually
 from tests.oms.conftest import build_core, make_settings, regular_hours_sim
 
 BASE = {"symbol": "AAPL", "reference_price": "100.00", "atr": "1.00"}
@@ -171,4 +172,5 @@ async def test_a_batch_of_hostile_signals_leaves_the_broker_untouched(core, sim)
     entry_id = await core.manager.execute_entry(
         Signal(symbol="AAPL", reference_price=Decimal("100.00"), atr=Decimal("1.00"),
                timestamp=datetime.fromtimestamp(sim.now(), timezone.utc)))
-    assert int(entry_id) in {o["order_id"] for o in sim.orders()}
+    await eventually(lambda: int(entry_id) in {o["order_id"] for o in sim.orders()},
+                     what="the good signal's entry at the broker")
