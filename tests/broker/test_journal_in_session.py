@@ -63,7 +63,8 @@ async def test_a_full_journal_mid_session_is_one_line_and_nothing_is_lost(sim, t
 
         stop_id = await core.connector.place_stop_order("AAPL", 100, Decimal("90.00"))
 
-        await eventually(lambda: sim.order(int(stop_id), CLIENT_ID)["status"] == "PreSubmitted",
+        await eventually(lambda: {o["order_id"]: o["status"] for o in sim.orders(CLIENT_ID)}
+                         .get(int(stop_id)) == "PreSubmitted",
                          what="the stop working at the broker")
         await eventually(lambda: err.getvalue(), what="the sentence on the console")
         first = err.getvalue().splitlines()[0]
