@@ -57,7 +57,7 @@ from backend.core.order_lifecycle import OrderLifecycle
 from backend.core.portfolio import Portfolio
 from backend.core.ports import BrokerPort, accepted_signals, leg_plans
 from backend.core.protection import EXIT_ROLES, Protection
-from backend.core.recovery import Recovery
+from backend.core.recovery import Recovery, unacknowledged_cancels
 from backend.core.recovery_rules import LOST_OUTCOME, is_lost
 from backend.core.signal import MalformedSignal, Signal, SignalRefused, parse_signal
 from backend.core.state_machine import TRANSITIONS
@@ -105,12 +105,14 @@ class OrderManager:
             store=lambda record: self._store(record, self.orders.get(record.order_id)),
             record_outcome=self._record_outcome, wait_for=self.waiter.wait_for,
             call_later=lambda delay, fn, name: self.tasks.call_later(delay, fn, name=name),
+            note=journal.record_event,
             apply_fill=self.on_fill,
             apply_positions=self.on_positions)
         self.protection = Protection(self, broker, actions, self.exit_params,
                                      self.entry_params.timeout,
                                      settings.risk.on_leg_rejected_after_fill)
         """Leg failures, what counts as protection, the entry's timeout and trail."""
+        self.protection.unacknowledged_cancels.update(unacknowledged_cancels(journal))
         self.recovery = Recovery(self, broker, actions, self.protection)
         """Reconciliation after a connect, a reconnect or a restart."""
         self.entries = EntrySender(self, broker, journal, settings, self.exit_params,

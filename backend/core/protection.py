@@ -48,6 +48,8 @@ from backend.core.ports import BrokerPort
 from backend.core.trade_view import OmsActions, TradeView
 
 log = logging.getLogger("sigma9.oms")
+UNACKNOWLEDGED, RESENT = "cancel_unacknowledged", "cancel_resent"
+"""Journal event kinds: a cancel sent before IB acknowledged the order / sent again."""
 CANCEL_CONFIRM_TIMEOUT_S = 5.0
 """How long a rule waits for IB to confirm the replaced exits ended before sending."""
 __all__ = ["EXIT_ROLES", "PROTECTIVE_TYPES", "Protection"]
@@ -272,8 +274,11 @@ class Protection:
         the order; reconciliation sends it again (``Recovery``).
         """
         for record in records:
-            if record.broker_status in ("", "PendingSubmit"):
+            if (record.broker_status in ("", "PendingSubmit")
+                    and record.order_id not in self.unacknowledged_cancels):
                 self.unacknowledged_cancels.add(record.order_id)
+                # journalled: a crash right after must not forget it (``Recovery``)
+                self.act.note(UNACKNOWLEDGED, {"order_id": record.order_id})
             try:
                 self.broker.cancel_order(record.order_id)
             except Exception as exc:

@@ -24,9 +24,10 @@ from decimal import Decimal
 
 from backend.core.events import Alert, OrderLost, Reprotected
 from backend.core.exit_plan import REPROTECT_SEPARATOR, base_signal_id
+from backend.core.journal import Journal
 from backend.core.models import LegRole, OrderRecord, OrderStatus
 from backend.core.ports import BrokerPort
-from backend.core.protection import Protection
+from backend.core.protection import RESENT, UNACKNOWLEDGED, Protection
 from backend.core.recovery_rules import (
     LOST_OUTCOME,
     LOST_PREFIX,
@@ -38,6 +39,13 @@ from backend.core.trade_view import OmsActions, TradeView
 log = logging.getLogger("sigma9.oms")
 LOST_REASON = ("the broker does not know it after a reconnect or restart (a drop while it "
                "was being sent)")
+
+
+def unacknowledged_cancels(journal: Journal) -> set[str]:
+    """Cancels sent before IB acknowledged the order and not yet sent again (journal events):
+    what a restart must send again, since the crash may have come before the cancel left."""
+    resent = {e["payload"]["order_id"] for e in journal.events(RESENT)}
+    return {e["payload"]["order_id"] for e in journal.events(UNACKNOWLEDGED)} - resent
 
 
 class Recovery:
@@ -162,12 +170,17 @@ class Recovery:
         have died with the socket while TWS keeps the order untransmitted."""
         pending = self.protection.unacknowledged_cancels
         for order_id in sorted(pending - known):
+            record = self.view.orders.get(order_id)
+            if record is not None and record.filled:  # it reached the market: nothing to end
+                pending.discard(order_id)
+                continue
             try:
                 self.broker.cancel_order_id(order_id)
             except Exception as exc:
                 log.warning("could not cancel %s again: %s", order_id, exc)
                 continue
             pending.discard(order_id)
+            self.act.note(RESENT, {"order_id": order_id})
         pending.difference_update(known)
 
     def _signal_lost(self, signal_id: str, lost: list[OrderRecord]) -> None:

@@ -67,5 +67,7 @@ class OmsActions:
     wait_for: Callable[[Callable[[], bool], float], Awaitable[bool]]
     """``wait_for(predicate, timeout)``: True once the OMS's state satisfies it (checked on
     every stored change), False after ``timeout`` seconds."""
+    note: Callable[[str, dict[str, Any]], None]
+    """``note(kind, payload)``: a journal record of OMS bookkeeping (not an event shown)."""
     apply_fill: Callable[[FillRecord], None]
     apply_positions: Callable[[list[Position]], None]

@@ -412,3 +412,23 @@ async def test_the_escalation_never_sells_what_a_replaced_stop_already_sold(sim,
         assert bought > 0 and sold == bought, "sold exactly what was bought: no short"
     finally:
         await trading.stop()
+
+
+async def test_a_cancel_lost_with_the_connection_is_sent_again_after_a_restart(sim, tmp_path):
+    journal = tmp_path / "j.sqlite3"
+    first = build_core(sim, make_settings(sim, journal))
+    await first.start()
+    sim.reject_next_order(201, "Order rejected - reason:no stop today",
+                          match=lambda spec: spec.order_type == "STP")
+    _entry_id, sig = await _drop_mid_chain(first, sim, 3)
+    await first.stop()  # the crash: nothing of the first process's memory survives
+    assert any(o["buffered"] for o in broker_orders(sim).values())
+    second = build_core(sim, make_settings(sim, journal))
+    try:
+        await second.start()
+        await eventually(lambda: not any(o["buffered"] for o in broker_orders(sim).values()),
+                         what="the journalled cancel sent again by the new process")
+        assert all(_ended(r) for r in second.manager.trade_orders(sig.id))
+        assert held(sim) == 0
+    finally:
+        await second.stop()
