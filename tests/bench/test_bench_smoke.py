@@ -7,6 +7,7 @@ in docs/performance.md) and that the report renders them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 
@@ -14,6 +15,14 @@ import pytest
 
 from bench import fill_protect, report, signal_wire, sim_engine, startup, window_load
 from bench.run import main as bench_main
+
+
+@pytest.fixture(autouse=True)
+def fresh_loop_policy():
+    """The figures run their own loops (asyncio.run, qasync) and leave none set; later
+    tests' blocking ib_insync calls need the implicit loop back, as tests/frontend does."""
+    yield
+    asyncio.set_event_loop_policy(None)
 
 
 def is_summary(value) -> bool:
