@@ -166,9 +166,11 @@ class MainWindow(QMainWindow):
         # First-run proportions (a remembered layout replaces them): the positions and the
         # log need room for their P&L, protection and message columns.
         horizontal = Qt.Orientation.Horizontal
-        self.resizeDocks([self.docks["strategy"], self.docks["positions"]], [200, 560],
+        self.resizeDocks([self.docks["strategy"], self.docks["positions"]], [190, 600],
                          horizontal)
-        self.resizeDocks([self.docks["orders"]], [300], Qt.Orientation.Vertical)
+        vertical = Qt.Orientation.Vertical  # a position's legs take a line each (H7)
+        self.resizeDocks([self.docks["positions"], self.docks["log"]], [330, 200], vertical)
+        self.resizeDocks([self.docks["orders"]], [260], vertical)
         self.status = TerminalStatusBar()
         self.setStatusBar(self.status)
         self.resize(1400, 900)

@@ -51,7 +51,19 @@ CONTROLS: tuple[Control, ...] = (
             "quit Sigma9 (asks first while armed or holding shares)"),
     Control("&View", "&Filter the table", "Ctrl+F", lambda w: focus_filter(w),
             "type to filter the table in focus (the orders when none is)"),
+    Control("&View", "Light/dark &theme", "Ctrl+Shift+L", lambda w: switch_theme(w),
+            "switch between the dark and the light theme ([ui] theme picks it at start)"),
 )
+
+
+def switch_theme(window: MainWindow) -> str:
+    """The other theme on the whole window, the chart included; returns its name."""
+    from frontend import theme
+
+    name = "light" if theme.current().name == "dark" else "dark"
+    theme.apply(name)
+    window.chart.apply_theme()
+    return name
 
 
 def with_shortcut(tip: str, shortcut: str) -> str:

@@ -106,3 +106,25 @@ def test_light_option_colours_window_and_chart_alike(qtbot):
     finally:
         theme.apply("dark", app)
     assert theme.current().name == "dark"
+
+
+def test_view_menu_switches_the_theme(run, sim, tmp_path, qsettings, qtbot):
+    async def scenario():
+        async with sim_clock_terminal(sim, tmp_path, qsettings) as (_core, window):
+            app = QApplication.instance()
+            action = window.controls["Light/dark theme"]
+            try:
+                action.trigger()
+                assert theme.current().name == "light"
+                assert app.palette().color(QPalette.ColorRole.Base).name() == theme.LIGHT.base
+                assert (window.chart._plot.backgroundBrush().color().name()
+                        == theme.LIGHT.chart_background)
+            finally:
+                if theme.current().name != "dark":
+                    action.trigger()
+            assert theme.current().name == "dark"
+            assert (window.chart._plot.backgroundBrush().color().name()
+                    == theme.DARK.chart_background)
+
+    run(scenario)
+    assert run.reporter.reported == []
