@@ -12,8 +12,11 @@ records through ``apply``, which
 2. stores an accepted one, journals it (the record and, on a status change, the edge),
    publishes :class:`~backend.core.events.OrderUpdated` and wakes the state waiters.
 
-It also keeps the index of entries still waiting for their first fill, so the entry checks
-("one pending entry per symbol") read a dict instead of scanning every order ever made.
+It also keeps the indexes the hot paths read instead of scanning every order ever made
+(issue 12: each order event must cost the same at 10,000 orders as at 10): entries still
+waiting for their first fill ("one pending entry per symbol"), working SELL orders per symbol
+(protection, on every tick), and every order per base signal id (a trade's entry, legs and
+closing orders: the duplicate check, leg failures, fills).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from backend.core.events import Alert, Event, OrderUpdated
+from backend.core.exit_plan import base_signal_id
 from backend.core.journal import Journal
 from backend.core.models import LegRole, OrderRecord, OrderStatus, Side
 from backend.core.state_machine import UpdateRefused, apply_update, surprise
@@ -47,6 +51,9 @@ class OrderLifecycle:
         self.open_sells: dict[str, dict[str, OrderRecord]] = {}
         """Symbol -> order id -> record of SELL orders still working (not final, not parked
         Inactive): what protection reads on every tick, without scanning every order."""
+        self.by_signal: dict[str, dict[str, OrderRecord]] = {}
+        """Base signal id -> order id -> record, in the order first stored (as ``orders``):
+        a trade's orders without a scan. Orders never leave ``orders``, so nor do they here."""
         for record in records.values():
             self._index(record)
 
@@ -75,7 +82,12 @@ class OrderLifecycle:
         """Symbols with an entry working and nothing filled."""
         return set(self.pending_entries.values())
 
+    def of_signal(self, signal_id: str) -> list[OrderRecord]:
+        """Every order whose base signal id is ``signal_id``'s, oldest first."""
+        return list(self.by_signal.get(base_signal_id(signal_id), {}).values())
+
     def _index(self, record: OrderRecord) -> None:
+        self.by_signal.setdefault(base_signal_id(record.signal_id), {})[record.order_id] = record
         if record.role is LegRole.ENTRY and not record.status.is_final and record.filled == 0:
             self.pending_entries[record.order_id] = record.symbol
         else:

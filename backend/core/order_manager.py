@@ -268,7 +268,7 @@ class OrderManager:
 
     def entry_of(self, signal_id: str) -> OrderRecord | None:
         """The signal's entry; after a lost entry was retried, the retry (not the lost one)."""
-        entries = [r for r in self.orders.values()
+        entries = [r for r in self.lifecycle.of_signal(signal_id)
                    if r.signal_id == signal_id and r.role is LegRole.ENTRY]
         return next((r for r in reversed(entries) if not is_lost(r)),
                     entries[-1] if entries else None)
@@ -279,12 +279,13 @@ class OrderManager:
 
     def trade_orders(self, signal_id: str) -> list[OrderRecord]:
         """Every order of a trade: entry, exits of every group, closing orders."""
-        base = base_signal_id(signal_id)
-        return [r for r in self.orders.values() if base_signal_id(r.signal_id) == base]
+        return self.lifecycle.of_signal(signal_id)
 
     def legs_of(self, signal_id: str) -> list[OrderRecord]:
-        return [r for r in self.orders.values()
-                if base_signal_id(r.signal_id) == signal_id and r.role in EXIT_ROLES]
+        """The exit legs of the trade whose base signal id is ``signal_id`` (any group)."""
+        if base_signal_id(signal_id) != signal_id:
+            return []  # as the scan it replaced: only a base id has legs
+        return [r for r in self.lifecycle.of_signal(signal_id) if r.role in EXIT_ROLES]
 
     def leg_activity(self, symbol: str) -> list[LegActivity]:
         """Per live exit leg of ``symbol``: can it act now, in one sentence (leg_activity)."""

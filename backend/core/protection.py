@@ -255,7 +255,7 @@ class Protection:
 
     def fresh_suffix(self, signal_id: str) -> str:
         """A group name never used before (OCA names are single-use, R4)."""
-        groups = {r.signal_id for r in self.view.orders.values()
+        groups = {r.signal_id for r in self.view.trade_orders(signal_id)
                   if base_signal_id(r.signal_id) == signal_id and r.signal_id != signal_id}
         return f"{REPROTECT_SEPARATOR}r{len(groups) + 1}"
 
