@@ -9,8 +9,9 @@ well under a minute instead of waiting for the market to produce a setup:
 
 1. MSFT: a signal, the entry with its three exit legs, a rally through the trail's activation
    and a pull-back into the trail: a closed, profitable trade in the executions and P&L;
-2. AAPL: a signal and entry, then a steady climb: an open position with its stop, time stop
-   and trail live at the broker, drawn on the chart as levels.
+2. AAPL: a signal and entry, then a climb through the ignition level: an open position whose
+   time stop the ignition skipped and whose trail now trails, its stop and live trail at
+   the broker, drawn on the chart as levels, and each leg in words in the positions table.
 
 Usage (from the repository root; ``make screenshot`` does this)::
 
@@ -81,6 +82,13 @@ async def trade(core, sim: SimThread, symbol: str, atr: str) -> str:
     return order_id
 
 
+def _protection(window, symbol: str) -> str:
+    model = window.positions
+    if symbol not in model.index_of:
+        return ""
+    return model.data(model.index(model.index_of[symbol], model.column_index("protection")))
+
+
 async def direct(window, sim: SimThread, out: Path, size: tuple[int, int] = SIZE) -> None:
     core = window.core
     await until(core.connector.is_connected, 15, "the connection")
@@ -102,8 +110,11 @@ async def direct(window, sim: SimThread, out: Path, size: tuple[int, int] = SIZE
     await asyncio.sleep(4)
     await trade(core, sim, "AAPL", "0.45")
     start = sim.quote("AAPL")["last"]
-    sim.script("AAPL", climb(start, 1.4, 25, seed=3), then="walk")
-    await asyncio.sleep(26)
+    # Through the +3 % ignition, then steady: the time stop is skipped, the trail trails.
+    sim.script("AAPL", climb(start, 3.6, 20, seed=3), then="hold")
+    await asyncio.sleep(21)
+    await until(lambda: "trailing: stop" in _protection(window, "AAPL"), 10,
+                "the AAPL trail trailing in the positions table")
 
     # Only awaits from here: QApplication.processEvents() inside a task would run other
     # tasks' steps re-entrantly ("Cannot enter into task ...").

@@ -74,21 +74,22 @@ def protection_colour(value: Any, row: Mapping[str, Any]):
 POSITION_COLUMNS: tuple[Column, ...] = (
     Column("symbol", "Symbol", width=5),
     Column("quantity", "Qty", quantity, RIGHT, width=5),
+    Column("unrealized", "Unrealized", money, RIGHT, pnl_colour, width=8),
     Column("protection", "Protection", protection_text, LEFT, protection_colour,
-           sort=lambda v, r: len(v or ()), width=21, stretch=True,
+           sort=lambda v, r: len(v or ()), width=27, stretch=True,
            tooltip="exit legs live at the broker for this position, and whether each "
                    "can act now (amber: protected, but nothing can fire in this session)"),
     Column("avg_cost", "Avg w/ comm.", price, RIGHT, width=7,
            tooltip="average cost per share including the buying commission (IB's avgCost "
                    "and the ledger both fold it in), so it sits a little above the fill"),
     Column("last", "Last", price, RIGHT, width=7),
-    Column("unrealized", "Unrealized", money, RIGHT, pnl_colour, width=8),
     Column("realized", "Realized", money, RIGHT, pnl_colour, width=8,
            tooltip="realized P&L, net of commissions"),
     Column("close", "", lambda _v, _r: "", LEFT, width=6,  # H6: the row's Close button
            tooltip="close this position: cancel its exit group, then sell at market"),
 )
-"""Protection next to the quantity: the first thing to read, never scrolled out of view."""
+"""What a trader reads first, first: the shares, their P&L and what protects them; the
+prices and the day's realized P&L after (the totals line sums both P&L columns)."""
 
 
 def closed_position(symbol: str, realized: Decimal, commissions: Decimal,

@@ -1,8 +1,9 @@
 """LogPanel: the log and alerts panel over the bounded ``LogModel``.
 
-It follows new lines only while the trader is at the bottom: scrolling up to read an alert
-must not be undone by the next message. Following is done on the scroll bar's range change
-(after the view has laid out the new rows), not on row insertion, when the range is stale.
+It follows new lines only while the trader is at the bottom (``FilteredTable``, as every
+table does): scrolling up to read an alert must not be undone by the next message.
+Following is done on the scroll bar's range change (after the view has laid out the new
+rows), not on row insertion, when the range is stale.
 "Alerts only" keeps the lines to act on (warnings, errors, alerts), e.g. refused signals and
 broker errors with their reasons.
 """
@@ -20,15 +21,4 @@ class LogPanel(FilteredTable):
         super().__init__(model, "filter the log", ("Alerts only", is_alert), parent)
         self.view.setSortingEnabled(False)  # a log reads in arrival order
         self.proxy.sort(-1)
-        self.view.setWordWrap(False)
-        self.following = True
-        bar = self.view.verticalScrollBar()
-        bar.valueChanged.connect(self._on_scroll)
-        bar.rangeChanged.connect(self._on_range)
-
-    def _on_scroll(self, value: int) -> None:
-        self.following = value >= self.view.verticalScrollBar().maximum() - 2
-
-    def _on_range(self, _minimum: int, maximum: int) -> None:
-        if self.following:
-            self.view.verticalScrollBar().setValue(maximum)
+        self.view.setWordWrap(False)  # following new lines: FilteredTable

@@ -56,10 +56,10 @@ class FilteredTable(QWidget):
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(22)
-        self.view.setWordWrap(False)
         self.size_columns()
         self._lines_of = getattr(model, "lines_of", None)
-        self.view.setWordWrap(callable(self._lines_of))
+        # Lines are the model's own (one per leg): never wrapped, so a row's height holds.
+        self.view.setWordWrap(False)
         if callable(self._lines_of):
             self._rows_timer = QTimer(self)
             self._rows_timer.setSingleShot(True)
@@ -75,6 +75,13 @@ class FilteredTable(QWidget):
         self.filter_edit.setPlaceholderText(placeholder)
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.proxy.set_text_filter)
+        # New rows stay in view: while the trader is at the bottom, the view follows them
+        # (on the scroll bar's range change, after the rows are laid out); scrolling up to
+        # read stops that until the bottom is reached again.
+        self.following = True
+        scroll = self.view.verticalScrollBar()
+        scroll.valueChanged.connect(self._on_scroll)
+        scroll.rangeChanged.connect(self._on_range)
         self.toggle: QCheckBox | None = None
         self.bar = bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -110,6 +117,13 @@ class FilteredTable(QWidget):
             if column.stretch:
                 self._stretch = (index, width)
         self._fit_stretch()
+
+    def _on_scroll(self, value: int) -> None:
+        self.following = value >= self.view.verticalScrollBar().maximum() - 2
+
+    def _on_range(self, _minimum: int, maximum: int) -> None:
+        if self.following:
+            self.view.verticalScrollBar().setValue(maximum)
 
     def _rows_changed(self, *_args: object) -> None:
         self._rows_timer.start()
