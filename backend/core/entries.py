@@ -116,14 +116,18 @@ class EntrySender:
             raise host.refuse(signal, refusal.reason, refusal.code)
         chain = build_entry_chain(signal.symbol, quantity, signal.reference_price, signal.atr,
                                   info.min_tick, self.exits, self.entry, host.now(), signal.id)
-        host.accepted(signal)  # journalled before anything is sent (docs/oca.md)
-        try:
-            ids = await self.broker.place_chain(chain.entry, list(chain.legs))
-        except Exception as exc:
-            self.journal.record_signal(signal, "failed", str(exc))
-            raise host.refuse(signal, f"the broker did not take the order: {exc}",
-                              "send_failed") from None
-        host.sent([chain.entry, *chain.legs], ids, signal.id)
+        # One transaction for the send (``journal_tx``): the accepted row is written before
+        # anything is sent (docs/oca.md), the orders as they are sent, and all of it is
+        # committed as ``place_chain`` returns, before the loop runs anything else.
+        with self.journal.batch():
+            host.accepted(signal)
+            try:
+                ids = await self.broker.place_chain(chain.entry, list(chain.legs))
+            except Exception as exc:
+                self.journal.record_signal(signal, "failed", str(exc))
+                raise host.refuse(signal, f"the broker did not take the order: {exc}",
+                                  "send_failed") from None
+            host.sent([chain.entry, *chain.legs], ids, signal.id)
         log.info("signal %s: entry %s with exits %s", signal.id, ids[0], ids[1:])
         return ids[0]
 

@@ -1,8 +1,11 @@
 """The trading journal: an SQLite file recording what Sigma9 decided and what IB reported.
 
 Why SQLite: one file, transactional, readable with any SQL tool after a bad day, and the
-stdlib already has it. One connection in WAL mode, owned by the event-loop thread; writes are
-small transactions, so a crash loses at most the event being written.
+stdlib already has it. One connection in WAL mode, owned by the event-loop thread. Each write
+is durable when its call returns, except inside :meth:`Journal.batch` (one signal's send:
+durable together, with the send) and :meth:`Journal.deferred` (the broker's echoes of an
+order: committed together a moment later, or with the next durable write); what each kind
+of write needs and why is in ``journal_tx`` (issue 12: 18 commits a signal became 2).
 
 It records signals (and what became of them), orders (latest snapshot per order id), every
 status change, every execution with its commission, and free-form events (refusals, alerts,
@@ -37,16 +40,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from backend.core import journal_file
-from backend.core.journal_file import ENVIRONMENTAL, JournalError, problem
+from backend.core.journal_file import JournalError, problem
 from backend.core.journal_schema import MIGRATIONS, SCHEMA_VERSION
+from backend.core.journal_tx import MAX_KEPT, Scheduler, Transactions
 from backend.core.models import FillRecord, LegRole, OrderRecord, OrderStatus, OrderType, Side
 
-__all__ = ["DUPLICATE", "MIGRATIONS", "SCHEMA_VERSION", "Journal", "JournalError"]
+__all__ = ["DUPLICATE", "MAX_KEPT", "MIGRATIONS", "SCHEMA_VERSION", "Journal", "JournalError"]
 
 log = logging.getLogger("sigma9.journal")
 T = TypeVar("T")
-MAX_KEPT = 10_000
-"""Kept writes, at most (each attempt replays them first); beyond, a failure is reported."""
 
 if TYPE_CHECKING:
     from backend.core.signal import Signal
@@ -115,7 +117,7 @@ class Journal:
         self.path = path if str(path) == ":memory:" else Path(path).expanduser()
         self._clock = clock
         self._lock: journal_file.ProcessLock | None = None
-        self._kept: dict[Hashable, Callable[[sqlite3.Connection], Any]] = {}
+        self._tx = Transactions(str(self.path))
         self._appends = 0
         self._conn = self._open()
 
@@ -161,11 +163,12 @@ class Journal:
     def close(self) -> None:
         """Close the file (writing what a failed write kept, if it can now); calling it twice
         is harmless."""
-        if self._conn is not None and self._kept:
+        if self._conn is not None and (self._tx.kept or self._conn.in_transaction):
+            self._tx.depth = self._tx.deferring = 0
             try:
                 self._commit("write the records it kept", ("close",), lambda conn: None)
             except JournalError as exc:
-                log.error("%s; %d records were not written", exc, len(self._kept))
+                log.error("%s; %d records were not written", exc, len(self._tx.kept))
         if self._conn is not None:
             self._conn.close()
             self._conn = None  # type: ignore[assignment]
@@ -181,54 +184,42 @@ class Journal:
 
     def _commit(self, action: str, key: Hashable, apply: Callable[[sqlite3.Connection], T]
                 ) -> T:
-        """Run ``apply`` in one transaction, after the writes kept from earlier failures.
+        """Run ``apply`` in a transaction, after the writes kept from earlier failures; its
+        own, committed now, unless a batch or deferral groups it (``journal_tx``).
 
-        Any failure rolls the whole transaction back (nothing half-written) and becomes a
-        JournalError naming file, action and cause. When the cause is the file's state (a
-        full disk, a lock, an I/O error) the write is kept, under ``key`` (a newer write of
-        the same order or fill replaces it), and the next write that succeeds writes it
-        first: a record the disk refused for a moment is not lost.
+        Any failure rolls the write back (nothing half-written) and becomes a JournalError
+        naming file, action and cause. When the cause is the file's state (a full disk, a
+        lock, an I/O error) the write is kept, under ``key`` (a newer write of the same order
+        or fill replaces it), and the next transaction writes it first: a record the disk
+        refused for a moment is not lost.
         """
         if self._conn is None:
             raise JournalError(f"the journal at {self.path} is closed; cannot {action}")
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for kept in self._kept.values():
-                    kept(conn)
-                result = apply(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                self._rollback(conn)
-                raise
-        except sqlite3.Error as exc:
-            keep = (getattr(exc, "sqlite_errorname", "") or "").startswith(ENVIRONMENTAL)
-            if keep and len(self._kept) < MAX_KEPT:
-                self._kept.pop(key, None)
-                self._kept[key] = apply
-            later = ", and it is kept for the next write that succeeds" if keep else ""
-            raise JournalError(f"the journal at {self.path} could not {action}: "
-                               f"{problem(exc)}; nothing of it was written{later}") from None
-        except OverflowError:
-            # sqlite3 binds Python ints as 64-bit: a quantity of 1e30 once escaped from here
-            # as OverflowError inside a Qt slot and aborted the terminal (issue 10).
-            raise JournalError(f"the journal at {self.path} could not {action}: a number in "
-                               "it does not fit a 64-bit column; nothing of it was "
-                               "written") from None
-        if self._kept:
-            log.warning("the journal at %s wrote %d records kept since a failed write",
-                        self.path, len(self._kept))
-            self._kept.clear()
+        result: T = self._tx.write(self._conn, action, key, apply, self.flush)
         return result
 
-    @staticmethod
-    def _rollback(conn: sqlite3.Connection) -> None:
-        """Leave no transaction open, even when COMMIT itself failed (disk full)."""
-        if conn.in_transaction:
-            # SQLite may have rolled back already (it does on SQLITE_FULL in some cases).
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Writes inside commit once, together, when the outermost batch ends (also when its
+        body raises: what was decided was decided). For one signal's send."""
+        return self._tx.batch(lambda: self._conn)
+
+    def deferred(self) -> contextlib.AbstractContextManager[None]:
+        """Writes inside may wait for :meth:`flush` (scheduled by :attr:`schedule_flush`) or
+        the next durable write: for the broker's echoes, which the broker itself holds."""
+        return self._tx.deferred()
+
+    def flush(self) -> None:
+        """Commit the deferred writes now (a failure is logged and its writes kept)."""
+        self._tx.flush(self._conn)
+
+    @property
+    def schedule_flush(self) -> Scheduler | None:
+        return self._tx.schedule
+
+    @schedule_flush.setter
+    def schedule_flush(self, schedule: Scheduler | None) -> None:
+        """``schedule(flush) -> bool``; without one, deferred writes are durable at once."""
+        self._tx.schedule = schedule
 
     def _read(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
         if self._conn is None:

@@ -21,6 +21,7 @@ closing orders: the duplicate check, leg failures, fills).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -57,9 +58,12 @@ class OrderLifecycle:
         for record in records.values():
             self._index(record)
 
-    def apply(self, record: OrderRecord, known: OrderRecord | None) -> bool:
+    def apply(self, record: OrderRecord, known: OrderRecord | None, echo: bool = False
+              ) -> bool:
         """Store ``record`` as the next state of ``known`` (None: first seen), if the state
-        machine accepts it; returns whether it was stored."""
+        machine accepts it; returns whether it was stored. ``echo``: the broker's report of
+        the order, whose journal writes may wait for the next group commit (the broker
+        holds it too: ``journal_tx``)."""
         checked = apply_update(known, record)
         if isinstance(checked, UpdateRefused):
             self._refuse(checked)
@@ -69,11 +73,12 @@ class OrderLifecycle:
                      record.status.value, why)
         self.orders[record.order_id] = record
         self._index(record)
-        self._journal.upsert_order(record)
-        if known is None or known.status is not record.status:
-            self._journal.record_status_change(record.order_id,
-                                               known.status if known else None, record.status,
-                                               record.broker_status, record.message)
+        with self._journal.deferred() if echo else contextlib.nullcontext():
+            self._journal.upsert_order(record)
+            if known is None or known.status is not record.status:
+                self._journal.record_status_change(
+                    record.order_id, known.status if known else None, record.status,
+                    record.broker_status, record.message)
         self._publish(OrderUpdated(record))
         self._notify()
         return True

@@ -43,6 +43,7 @@ from backend.core.events import (
 )
 from backend.core.exit_plan import EntryParams, ExitParams, base_signal_id
 from backend.core.journal import Journal
+from backend.core.journal_tx import flush_soon
 from backend.core.leg_activity import LegActivity
 from backend.core.market_hours import calendar
 from backend.core.models import (
@@ -120,6 +121,8 @@ class OrderManager:
         """Every check before an entry is sent, then its chain (``entries``)."""
         self.desk = TraderDesk(self)
         self.closed = False
+        journal.schedule_flush = flush_soon
+
 
     @property
     def pending_tasks(self) -> set:
@@ -322,7 +325,7 @@ class OrderManager:
         known = self.orders.get(record.order_id)
         if known is not None and not record.signal_id:
             record = _merge_identity(record, known)
-        if not self._store(record, known):
+        if not self._store(record, known, echo=True):
             return
         if record.status is OrderStatus.INACTIVE and record.role is not LegRole.MANUAL:
             self.protection.leg_failed(record, record.message or "order inactive at the broker")
@@ -371,7 +374,8 @@ class OrderManager:
         if known is None:
             log.info("IB code for an order Sigma9 does not track (%s): %s", order_id, message)
             return
-        self._store(dataclasses.replace(known, message=message, updated_at=self.now()), known)
+        self._store(dataclasses.replace(known, message=message, updated_at=self.now()), known,
+                    echo=True)
 
     def on_fill(self, fill: FillRecord) -> None:
         if self.closed:
@@ -399,14 +403,16 @@ class OrderManager:
             self.portfolio.mark(quote.symbol, quote.last)
             self.desk.note_activation(quote.symbol, quote.last)
 
-    def _store(self, record: OrderRecord, known: OrderRecord | None) -> bool:
+    def _store(self, record: OrderRecord, known: OrderRecord | None, echo: bool = False
+               ) -> bool:
         """Apply an update of an order (``OrderLifecycle.apply``: checked by the state
-        machine, then journalled and published); returns whether it was stored."""
+        machine, then journalled and published); returns whether it was stored. ``echo``:
+        the broker's report, journalled with the next group commit (``journal_tx``)."""
         if self.closed:
             log.debug("order %s after close: left to the next reconciliation",
                       record.order_id)
             return False
-        return self.lifecycle.apply(record, known)
+        return self.lifecycle.apply(record, known, echo)
 
 
 def _merge_identity(record: OrderRecord, known: OrderRecord) -> OrderRecord:
