@@ -266,10 +266,12 @@ async def _window(session: Session, count: int) -> dict[str, list[float]]:
     for _ in range(count):
         before = session.transactions
         sig.append(await session.sigma9_signal())
-        tx.append(float(session.transactions - before))
         await asyncio.sleep(PACE_S)
         raw.append(await session.raw_chain())
         await asyncio.sleep(PACE_S)
+        # Counted over the whole turn: the chain's echoes (its cancel) arrive, and may be
+        # committed, after the chain is held; counting only until then missed them.
+        tx.append(float(session.transactions - before))
     return {"sigma9": sig, "raw": raw, "tx": tx}
 
 

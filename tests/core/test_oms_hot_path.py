@@ -113,22 +113,18 @@ async def test_a_lost_signal_is_still_checked_against_the_broker(oms):
     assert oms.broker.all_orders_asked == 2
 
 
-def _scan(oms: OrderManager, signal_id: str) -> tuple[list[str], list[str], list[str]]:
-    """What the indexes replaced: a scan of every order."""
+def _scan(oms: OrderManager, signal_id: str) -> tuple[list[OrderRecord], list[OrderRecord]]:
+    """What the indexes replaced: a scan of every order (the records, as they are now)."""
     base = base_signal_id(signal_id)
-    trade = [r.order_id for r in oms.orders.values() if base_signal_id(r.signal_id) == base]
-    legs = [r.order_id for r in oms.orders.values()
+    trade = [r for r in oms.orders.values() if base_signal_id(r.signal_id) == base]
+    legs = [r for r in oms.orders.values()
             if base_signal_id(r.signal_id) == signal_id and r.role in EXIT_ROLES]
-    entries = [r.order_id for r in oms.orders.values()
-               if r.signal_id == signal_id and r.role is LegRole.ENTRY]
-    return trade, legs, entries
+    return trade, legs
 
 
-def _indexed(oms: OrderManager, signal_id: str) -> tuple[list[str], list[str], list[str]]:
-    entry = oms.entry_of(signal_id)
-    return ([r.order_id for r in oms.trade_orders(signal_id)],
-            [r.order_id for r in oms.legs_of(signal_id)],
-            [entry.order_id] if entry is not None else [])
+def _indexed(oms: OrderManager, signal_id: str
+             ) -> tuple[list[OrderRecord], list[OrderRecord], OrderRecord | None]:
+    return oms.trade_orders(signal_id), oms.legs_of(signal_id), oms.entry_of(signal_id)
 
 
 async def test_the_per_signal_index_agrees_with_a_scan_also_after_a_restart(tmp_path,
@@ -148,9 +144,9 @@ async def test_the_per_signal_index_agrees_with_a_scan_also_after_a_restart(tmp_
     assert any(REPROTECT_SEPARATOR in s for s in signal_ids)
     probes = sorted(signal_ids) + ["sig-none", f"sig-0{REPROTECT_SEPARATOR}r9"]
     for signal_id in probes:
-        trade, legs, _ = _scan(oms, signal_id)
-        indexed = _indexed(oms, signal_id)
-        assert (indexed[0], indexed[1]) == (trade, legs), signal_id
+        trade, legs, _entry = _indexed(oms, signal_id)
+        assert (trade, legs) == _scan(oms, signal_id), signal_id  # the latest records too
+    assert any(r.status is OrderStatus.CANCELLED for r in oms.trade_orders("sig-1"))
     for n, entry_id in enumerate(ids):
         assert oms.entry_of(f"sig-{n}").order_id == entry_id
     before = {s: _indexed(oms, s) for s in probes}
