@@ -72,6 +72,11 @@ class EntrySender:
                  exits: ExitParams, entry: EntryParams) -> None:
         self.host, self.broker, self.journal, self.settings = host, broker, journal, settings
         self.exits, self.entry = exits, entry
+        self.in_flight: set[str] = set()
+        """Signal ids between their duplicate check and the end of their send. Claimed before
+        the first ``await``: two overlapping calls with one id (a runner and a script, or a
+        re-sent copy) would otherwise both pass the check while the first waits for the
+        contract look-up, and both reach the broker (soak F8, seed 219)."""
 
     @property
     def lookup_timeout(self) -> float:
@@ -81,6 +86,16 @@ class EntrySender:
 
     async def send(self, signal: Signal) -> str:
         """Check ``signal`` and send its chain; the entry's order id. Raises SignalRefused."""
+        if signal.id in self.in_flight:
+            raise self.host.refuse(signal, f"signal {signal.id} is already being sent",
+                                   "duplicate")
+        self.in_flight.add(signal.id)
+        try:
+            return await self._send(signal)
+        finally:
+            self.in_flight.discard(signal.id)
+
+    async def _send(self, signal: Signal) -> str:
         host = self.host
         outcome = self.journal.signal_outcome(signal.id)
         duplicate = duplicate_reason(signal.id, outcome, host.entry_of(signal.id),

@@ -6,6 +6,7 @@ cancelling and closing in test_cancel_close.py.
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -218,3 +219,25 @@ async def test_one_position_per_symbol_and_no_entry_while_disconnected(core, sim
         await core.manager.execute_entry(signal(symbol="MSFT"))
     assert offline.value.code == "disconnected"
     assert len(broker_orders(sim)) == 4
+
+
+async def test_overlapping_sends_of_one_signal_make_one_entry_at_the_broker(core, sim):
+    """Soak F8 (seed 219): two execute_entry calls for one id, the second started while the
+    first waits for the contract look-up, both passed the duplicate check and both entries
+    filled. The id is claimed before the first await, so the second is refused."""
+    sim.halt("AAPL")  # nothing executes: the broker's orders show what was sent
+    same = signal(id="f8-overlap")
+    results = await asyncio.gather(core.manager.execute_entry(same),
+                                   core.manager.execute_entry(same), return_exceptions=True)
+    refused = [r for r in results if isinstance(r, SignalRefused)]
+    sent = [r for r in results if isinstance(r, str)]
+    assert len(sent) == 1 and len(refused) == 1, results
+    assert refused[0].code == "duplicate"
+    await eventually(lambda: sent[0] in broker_orders(sim), what="the entry at the broker")
+    entries = [o for o in broker_orders(sim).values()
+               if o["action"] == "BUY" and "f8-overlap" in o.get("order_ref", "")]
+    assert len(entries) == 1, entries
+    # The claim ends with the send: a later copy is refused by the journal's outcome.
+    with pytest.raises(SignalRefused) as later:
+        await core.manager.execute_entry(same)
+    assert later.value.code == "duplicate"
