@@ -106,8 +106,7 @@ class ChartPanel(QObject):
             return
         if not bars:
             self.chart.set_no_data("the broker sent no history")
-        for bar in bars:
-            self.chart.add_bar(bar)
+        self.chart.add_bars(bars)  # one redraw for the whole history, not one per bar
         self.refresh_levels()
 
     # -- feeds --------------------------------------------------------------------------------

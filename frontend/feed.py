@@ -97,7 +97,9 @@ def trade_activity(manager: Any, symbol: str) -> list[Any]:
     """What each exit leg of ``symbol``'s trade can do now, plus a time stop the ignition
     cancelled ("time stop skipped: ignited at 103.00"), in order-id order."""
     activity = list(manager.leg_activity(symbol))
-    signal_id, _live = current_trade(manager.orders.values(), symbol)
+    # The symbol's live SELL orders (the OMS's index), not every order of the session:
+    # current_trade keeps the same ones (live exit legs) either way.
+    signal_id, _live = current_trade(manager.live_exits(symbol), symbol)
     if signal_id:
         skipped = skipped_time_stop(manager.legs_of(signal_id), manager.leg_plans)
         if skipped is not None:
@@ -108,6 +110,10 @@ def trade_activity(manager: Any, symbol: str) -> list[Any]:
 class CoreFeed(QObject):
     ACTIVITY_REFRESH_MS = 1000
     """Once a second: the time stop's countdown ("time stop in 2:41") reads as a clock."""
+    POSITIONS_REFRESH_MS = 100
+    """Order events, fills and position reports mark the positions dirty; they are rebuilt
+    at most once per this interval (a burst of 1,000 order events is one rebuild, not
+    1,000: each rebuild reads every open position's legs and the day's books)."""
     order_changed = pyqtSignal(object)  # OrderRecord
     positions_changed = pyqtSignal()
     runner_event = pyqtSignal(str, dict)  # kind, payload
@@ -128,6 +134,10 @@ class CoreFeed(QObject):
         self.activity_timer = QTimer(self)
         self.activity_timer.setInterval(self.ACTIVITY_REFRESH_MS)
         self.activity_timer.timeout.connect(self.refresh_positions)
+        self.positions_timer = QTimer(self)
+        self.positions_timer.setSingleShot(True)
+        self.positions_timer.setInterval(self.POSITIONS_REFRESH_MS)
+        self.positions_timer.timeout.connect(self.refresh_positions)
         self.trail_watch = TrailWatch(core, parent=self)  # IB's live trailing stop
 
     # -- wiring ------------------------------------------------------------------------
@@ -160,6 +170,7 @@ class CoreFeed(QObject):
                 signal.disconnect(slot)
         logging.getLogger("sigma9").removeHandler(self._handler)
         self.activity_timer.stop()
+        self.positions_timer.stop()
         self.trail_watch.stop()
         self._attached = False
 
@@ -180,7 +191,14 @@ class CoreFeed(QObject):
                 self.executions.update_fill(fill)
         self.refresh_positions()
 
+    def positions_dirty(self) -> None:
+        """Rebuild the positions soon (coalesced: see ``POSITIONS_REFRESH_MS``)."""
+        if not self.positions_timer.isActive():
+            self.positions_timer.start()
+
     def refresh_positions(self) -> None:
+        """Rebuild the positions now (and drop a pending coalesced rebuild)."""
+        self.positions_timer.stop()
         manager = self.core.manager
         # The portfolio owns the figures; it books the fills before the session once.
         snapshot = manager.portfolio.day_positions(self.session_start)
@@ -202,9 +220,9 @@ class CoreFeed(QObject):
                 self.log.append(Level.INFO, "fill", formatting.fill_text(
                     fill.symbol, fill.side, fill.quantity, fill.price, fill.commission,
                     fill.order_id))
-            self.refresh_positions()
+            self.positions_dirty()
         elif isinstance(event, PositionsChanged):
-            self.refresh_positions()
+            self.positions_dirty()
         else:
             self._manager_message(event)
 
@@ -221,7 +239,7 @@ class CoreFeed(QObject):
                             f"{record.side.value} {formatting.quantity(record.quantity)} "
                             f"{record.order_type.value}) {record.status.value}{why}")
         self.order_changed.emit(record)
-        self.refresh_positions()  # the live legs are the positions' protection state
+        self.positions_dirty()  # the live legs are the positions' protection state
 
     def _why(self, record: OrderRecord) -> str:
         """Why an order ended, in plain words ("" while it works or when IB said nothing)."""

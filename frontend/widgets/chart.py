@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Iterable
 from decimal import Decimal
 
 import pyqtgraph as pg
@@ -201,6 +202,29 @@ class ChartWidget(QWidget):
             self._forming = None
             self._forming_item.set_candles([], self._bar_seconds())
         if len(self._candles) == 1:
+            self._show_state()
+
+    def add_bars(self, bars: Iterable[Bar]) -> None:
+        """``add_bar`` for many bars at once (a history load), drawn once: drawing after
+        each bar re-renders every candle shown, n² for n bars (P2, issue 12)."""
+        was_empty = not self._candles
+        merged = {c.t: c for c in self._candles}
+        added: list[Candle] = []
+        for bar in bars:
+            if not self._symbol or _symbol_key(bar.symbol) != self._symbol:
+                continue
+            candle = Candle(bar.time.timestamp(), float(bar.open), float(bar.high),
+                            float(bar.low), float(bar.close))
+            merged[candle.t] = candle
+            added.append(candle)
+        if not added:
+            return
+        self._candles = sorted(merged.values(), key=lambda c: c.t)[-self._max_bars:]
+        self._bars_item.set_candles(self._candles, self._bar_seconds())
+        if any(c is self._candles[-1] for c in added):
+            self._forming = None
+            self._forming_item.set_candles([], self._bar_seconds())
+        if was_empty:
             self._show_state()
 
     def on_quote(self, quote: Quote) -> None:

@@ -190,7 +190,8 @@ def test_window_and_headless_print_the_same_numbers(run, sim, tmp_path, qsetting
             assert panel == headless
             assert re.fullmatch(r"AAPL BUY 100 @ \d+\.\d\d, commission \d+\.\d\d \(order \d+\)",
                                 panel)
-            positions = window.positions
+            positions = window.positions  # refreshed on the feed's coalescing timer
+            await eventually(lambda: "AAPL" in positions.index_of, what="position row")
             avg = positions.data(positions.index(positions.index_of["AAPL"],
                                                  positions.column_index("avg_cost")))
             assert re.fullmatch(r"\d+\.\d\d", avg), avg  # never 100.0100000000000051
