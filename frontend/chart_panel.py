@@ -17,15 +17,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from backend.core.models import LegRole, OrderRecord, Quote, Side
 from backend.strategies.bars import ib_bar_size
+from frontend.chart_slot import is_pending
 from frontend.levels import ChartLevels, LevelTracker
-from frontend.widgets.chart import ChartWidget
-from frontend.widgets.chart_parts import FillMark
+
+if TYPE_CHECKING:  # the chart (pyqtgraph) is imported once the window is shown: chart_slot
+    from frontend.widgets.chart import ChartWidget
+    from frontend.widgets.chart_parts import FillMark
 
 log = logging.getLogger("sigma9.ui")
 HISTORY_BARS = 120
@@ -36,6 +39,8 @@ FILL_LOOKBACK_S = 24 * 3600
 
 def fill_marks(fills: Any, symbol: str, since: float | None = None) -> list[FillMark]:
     """``symbol``'s executions as chart marks, oldest first, from ``since`` (epoch s) on."""
+    from frontend.widgets.chart_parts import FillMark
+
     marks = [FillMark(f.time.timestamp(), f.price, f.side is Side.BUY) for f in fills
              if f.symbol == symbol]
     marks = sorted((m for m in marks if since is None or m.t >= since), key=lambda m: m.t)
@@ -45,7 +50,7 @@ def fill_marks(fills: Any, symbol: str, since: float | None = None) -> list[Fill
 class ChartPanel(QObject):
     symbol_changed = pyqtSignal(str)  # the chart moved to another symbol by itself
 
-    def __init__(self, core: Any, chart: ChartWidget, repaint_ms: int = 150,
+    def __init__(self, core: Any, chart: ChartWidget | Any, repaint_ms: int = 150,
                  spawn: Callable[[Awaitable[Any]], asyncio.Task] = asyncio.ensure_future,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -82,8 +87,22 @@ class ChartPanel(QObject):
         self.refresh_levels()
         self.load()
 
+    def attach(self, chart: ChartWidget) -> None:
+        """The real chart, in place of the start-up placeholder (``chart_slot``): it takes
+        the symbol, the levels and the fills, and the history is loaded into it."""
+        symbol, self.chart = self.chart.symbol, chart
+        if symbol:
+            chart.set_symbol(symbol)
+        self.shown = ChartLevels()
+        self._marks = []
+        self.refresh_levels()
+        self.load()
+
     def load(self) -> None:
-        """Subscribe and load history for the charted symbol, if connected."""
+        """Subscribe and load history for the charted symbol, if connected (and the chart
+        is there: a placeholder gets its history when the real chart is attached)."""
+        if is_pending(self.chart):
+            return
         if not self.chart.symbol or not self.core.connector.is_connected():
             return
         if self._history_task is not None and not self._history_task.done():
@@ -137,6 +156,8 @@ class ChartPanel(QObject):
             self.symbol_changed.emit(self.chart.symbol)
 
     def refresh_levels(self) -> None:
+        if is_pending(self.chart):
+            return
         levels = self.tracker.levels()
         if levels != self.shown:
             self.shown = levels

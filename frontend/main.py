@@ -240,7 +240,9 @@ async def gui_session(app: Any, run_terminal: Any, settings: Settings, mode: str
             signal.signal(sig, handler)
 
 
-def _run_gui(settings: Settings, mode: str, sim: SimProcess | None) -> int:
+def _gui_parts() -> tuple[Any, Any] | None:
+    """``(run_terminal, app)``: the terminal's imports and the QApplication, or None (said
+    why) when this build has no window. With ``--sim`` this runs while the child starts."""
     try:
         from frontend.terminal import run_terminal
     except ModuleNotFoundError as exc:
@@ -248,7 +250,7 @@ def _run_gui(settings: Settings, mode: str, sim: SimProcess | None) -> int:
             raise
         print("sigma9: the terminal window (frontend/terminal.py) is missing from this "
               "build; use --headless", file=sys.stderr)
-        return EXIT_FAILED
+        return None
     from PyQt6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -256,6 +258,15 @@ def _run_gui(settings: Settings, mode: str, sim: SimProcess | None) -> int:
     # The session ends when run_terminal returns (after it disconnected), not when Qt
     # decides the last window is gone: quitting first would stop the loop mid-cleanup.
     app.setQuitOnLastWindowClosed(False)
+    return run_terminal, app
+
+
+def _run_gui(settings: Settings, mode: str, sim: SimProcess | None,
+             parts: tuple[Any, Any] | None = None) -> int:
+    parts = parts or _gui_parts()
+    if parts is None:
+        return EXIT_FAILED
+    run_terminal, app = parts
     try:
         # With --sim the child stops as soon as the core has disconnected, in a worker
         # thread so the loop never waits on it; the launcher's ``with`` covers other exits.
@@ -308,18 +319,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_CONFIG_ERROR
     try:
         with contextlib.ExitStack() as stack:
-            sim = None
+            sim, parts = None, None
             if args.sim:
                 bar = sim_bar_size(settings)
                 scenario = scenario_args(bar)
                 if not scenario:  # an older simulator: keep the configured bars
                     bar = settings.strategy.bar_size_s
-                sim = stack.enter_context(SimProcess.from_settings(settings.sim, scenario))
+                sim = SimProcess.from_settings(settings.sim, scenario)
+                stack.callback(sim.stop)
+                # The window's imports and QApplication are made while the child starts
+                # (each about a third of a second, on two cores), not after it listens.
+                sim.start(wait=args.headless)
                 journal = stack.enter_context(sim_journal(settings.journal.path))
+                if not args.headless:
+                    parts = _gui_parts()
+                    if parts is None:
+                        return EXIT_FAILED
+                sim.wait_serving()
                 settings = settings_for_sim(settings, sim, bar, journal)
             if args.headless:
                 return _run_headless(settings, args.minutes, sim)
-            return _run_gui(settings, MODE_SIM if args.sim else MODE_AUTO, sim)
+            return _run_gui(settings, MODE_SIM if args.sim else MODE_AUTO, sim, parts)
     except SimStartError as exc:
         print(f"sigma9: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -122,10 +122,13 @@ class SimProcess:
         return cls(sim_command(sim, extra_args), **kwargs)
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> SimProcess:
+    def start(self, wait: bool = True) -> SimProcess:
         """Spawn the child and block until its serving line (or raise SimStartError).
 
         Blocking is fine: the launcher calls this before the GUI or the event loop exists.
+        With ``wait=False`` it returns at once and :meth:`wait_serving` blocks later: the
+        launcher builds the terminal's imports and window while the child starts (its own
+        imports take about as long, on another core), instead of one after the other.
         """
         if self.process is not None:
             raise RuntimeError("SimProcess.start() called twice")
@@ -145,6 +148,17 @@ class SimProcess:
         assert self.process.stdout is not None and self.process.stderr is not None
         self._reader(self.process.stdout, self._on_stdout, eof=True)
         self._reader(self.process.stderr, self._stderr_tail.append)
+        if wait:
+            self.wait_serving()
+        return self
+
+    def wait_serving(self) -> SimProcess:
+        """Block until the started child reports its port (at once if it already did);
+        SimStartError (the child stopped) if it exits or stays silent past the timeout."""
+        if self._serving.is_set():
+            return self
+        if self.process is None:
+            raise RuntimeError("SimProcess.wait_serving() before start()")
         try:
             self._wait_for_serving()
         except BaseException:

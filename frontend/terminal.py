@@ -35,6 +35,7 @@ from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QApplication
 
 from backend.runtime import TradingCore
+from frontend.chart_slot import install_chart
 from frontend.errors import ErrorReporter
 from frontend.models.log import Level
 from frontend.window import MainWindow
@@ -71,6 +72,15 @@ def ib_insync_to_panel(append: Callable[[str], Any]):
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+CHART_AFTER_S = 1.0
+"""The chart (pyqtgraph) is built once the connection is up, or after this long if it is
+not yet: its import, a third of a second, would otherwise hold up the connection's
+handshake (issue 12: window shown, then connected, as early as possible)."""
+
+
+async def chart_when_connected(window: MainWindow, connecting: asyncio.Task) -> None:
+    await asyncio.wait({connecting}, timeout=CHART_AFTER_S)
+    install_chart(window)
 
 
 async def run_terminal(settings: Any, mode: str, on_close: Callable[[], Any] | None = None,
@@ -96,7 +106,7 @@ async def run_terminal(settings: Any, mode: str, on_close: Callable[[], Any] | N
     # The window's close, not Qt's last-window rule, ends the session: the core must stop
     # while the loop still runs.
     app.setQuitOnLastWindowClosed(False)
-    window = MainWindow(core, settings, mode, qsettings)
+    window = MainWindow(core, settings, mode, qsettings, lazy_chart=True)
     reporter = ErrorReporter(window).install(loop)
     reporter.listeners.append(
         lambda title, message: window.log.append(Level.ERROR, "error", f"{title}: {message}"))
@@ -110,6 +120,7 @@ async def run_terminal(settings: Any, mode: str, on_close: Callable[[], Any] | N
     ib_lines.enter_context(ib_insync_to_panel(
         lambda text: window.log.append(Level.INFO, IB_LOGGER, text)))
     connecting = window.spawn(window.connect_broker())
+    window.spawn(chart_when_connected(window, connecting))
     code = EXIT_OK
     try:
         await closed.wait()

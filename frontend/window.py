@@ -37,6 +37,7 @@ from backend.broker.errors import BrokerError
 from backend.core.models import ConnectionState
 from frontend import theme
 from frontend.chart_panel import ChartPanel
+from frontend.chart_slot import PendingChart, install_chart
 from frontend.feed import CoreFeed
 from frontend.models import ExecutionsModel, Level, LogModel, OrdersModel, PositionsModel
 from frontend.models.orders import is_working
@@ -50,7 +51,6 @@ from frontend.persistence import (
 )
 from frontend.trade_actions import Choose, TradeActions, ask, choose_in_box
 from frontend.widgets.account_strip import AccountStrip
-from frontend.widgets.chart import ChartWidget
 from frontend.widgets.connection_bar import STATE_WORDS, ConnectionBar, is_sim
 from frontend.widgets.log_panel import LogPanel
 from frontend.widgets.status_bar import TerminalStatusBar
@@ -67,7 +67,9 @@ class MainWindow(QMainWindow):
     SERVER_TIME_INTERVAL_MS = 3000
 
     def __init__(self, core: Any, settings: Any, mode: str, qsettings: QSettings | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, lazy_chart: bool = False) -> None:
+        """``lazy_chart``: show a placeholder where the chart goes and build the chart on
+        ``install_chart(window)`` (``sigma9`` does once connected: start-up, chart_slot)."""
         super().__init__(parent)
         self.core, self.settings, self.mode = core, settings, mode
         self.memory = TerminalMemory(qsettings or default_qsettings(), memory_scope(mode))
@@ -93,6 +95,8 @@ class MainWindow(QMainWindow):
         self._build()
         self.controls = install_controls(self)
         self.chart_panel = ChartPanel(core, self.chart, ui.tick_repaint_ms, self.spawn, self)
+        if not lazy_chart:
+            install_chart(self)
         self.chart_panel.symbol_changed.connect(self.memory.save_chart_symbol)  # H7
         self._wire()
         self._restore()
@@ -125,7 +129,7 @@ class MainWindow(QMainWindow):
         self.addToolBarBreak()
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, strip)
 
-        self.chart = ChartWidget(self)
+        self.chart: Any = PendingChart(self)  # the ChartWidget once installed (chart_slot)
         self.setCentralWidget(self.chart)
         self.strategy_panel = StrategyPanel()
         self.strategy_panel.checker = contract_checker(self.core.connector)

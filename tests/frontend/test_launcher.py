@@ -366,9 +366,9 @@ def fake_terminal(monkeypatch, qapp):
     started: list[SimProcess] = []
     original = SimProcess.start
 
-    def spy(self):
+    def spy(self, *args, **kwargs):
         started.append(self)
-        return original(self)
+        return original(self, *args, **kwargs)
 
     monkeypatch.setattr(SimProcess, "start", spy)
     quit_on_last = qapp.quitOnLastWindowClosed()
@@ -413,3 +413,26 @@ def test_sim_scenario_follows_the_strategy_bars(clean_env):
     assert launcher.scenario_args(5, help_text) == [
         "--scenario", "ignition", "--episode-bar-seconds", "5"]
     assert launcher.scenario_args(5, "--seed SEED") == []
+
+
+def test_gui_with_sim_builds_the_window_while_the_child_starts(clean_env, fake_terminal,
+                                                                monkeypatch):
+    """The child is spawned first and waited for only after the terminal's imports and
+    QApplication exist: the two start-ups overlap instead of adding up."""
+    steps: list[str] = []
+    parts, wait_serving = launcher._gui_parts, SimProcess.wait_serving
+
+    def gui_parts():
+        steps.append(f"gui parts (child spawned: {fake_terminal.started[0].pid is not None})")
+        return parts()
+
+    def waited(self):
+        steps.append("wait for the child's port")
+        return wait_serving(self)
+
+    monkeypatch.setattr(launcher, "_gui_parts", gui_parts)
+    monkeypatch.setattr(SimProcess, "wait_serving", waited)
+    assert launcher.main(["--sim"]) == 0
+    assert steps == ["gui parts (child spawned: True)", "wait for the child's port"]
+    [call] = fake_terminal.calls
+    assert call["accounts"] == ["DU1234567"]  # and the window's session reached it

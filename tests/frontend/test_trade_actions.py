@@ -48,6 +48,9 @@ async def trade(qtbot, window, core, sim) -> dict:
     _entry_id, legs = await enter(core, sim)
     await eventually(lambda: all(window.orders.row(r.order_id) is not None
                                  for r in legs.values()), what="the legs in the orders table")
+    # The positions are rebuilt on the feed's coalescing timer (CoreFeed.positions_dirty).
+    await eventually(lambda: (window.positions.row("AAPL") or {}).get("quantity") == 100,
+                     what="the position in the positions table")
     return legs
 
 
