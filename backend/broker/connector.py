@@ -133,6 +133,13 @@ class IBKRConnector(QObject):
     async def contract_info(self, symbol: str) -> ContractInfo:
         return (await self._qualify(symbol))[1]
 
+    def known_contract(self, symbol: str) -> ContractInfo | None:
+        """The contract already looked up this session (what ``contract_info`` answers from
+        its cache), without a coroutine: an entry on a known symbol need not wait a turn of
+        the event loop for it (issue 12: signal to wire)."""
+        found = self._contracts.get(symbol.strip().upper())
+        return found[1] if found else None
+
     async def _qualify(self, symbol: str) -> tuple[Contract, ContractInfo]:
         symbol = symbol.strip().upper()
         if symbol in self._contracts:

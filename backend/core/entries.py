@@ -22,7 +22,7 @@ from backend.core.errors import lookup_refusal
 from backend.core.exit_plan import EntryParams, ExitParams, build_entry_chain
 from backend.core.journal import Journal
 from backend.core.market_hours import Session
-from backend.core.models import OrderIntent, OrderRecord
+from backend.core.models import ContractInfo, OrderIntent, OrderRecord
 from backend.core.ports import BrokerPort
 from backend.core.recovery_rules import LOST_OUTCOME, retry_refusal
 from backend.core.signal import Signal, SignalRefused
@@ -110,13 +110,17 @@ class EntrySender:
             raise host.refuse(signal, outside.reason, outside.code)
         if not self.broker.is_connected():
             raise host.refuse(signal, "not connected to the broker", "disconnected")
-        timeout = self.lookup_timeout
-        try:
-            info = await asyncio.wait_for(self.broker.contract_info(signal.symbol), timeout)
-        except Exception as exc:
-            # The real cause: disconnected, timeout, unknown_symbol or internal_error.
-            code, reason = lookup_refusal(exc, signal.symbol, timeout)
-            raise host.refuse(signal, reason, code) from None
+        known = getattr(self.broker, "known_contract", None)
+        info: ContractInfo | None = known(signal.symbol) if known is not None else None
+        if info is None:
+            timeout = self.lookup_timeout
+            try:
+                info = await asyncio.wait_for(self.broker.contract_info(signal.symbol),
+                                              timeout)
+            except Exception as exc:
+                # The real cause: disconnected, timeout, unknown_symbol or internal_error.
+                code, reason = lookup_refusal(exc, signal.symbol, timeout)
+                raise host.refuse(signal, reason, code) from None
         quantity = sizing.entry_quantity(signal.reference_price, self.exits.safety_stop_pct,
                                          self.settings.risk)
         open_symbols, pending = host.open_symbols(), host.pending_entry_symbols()

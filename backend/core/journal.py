@@ -83,6 +83,10 @@ SIGNAL_DECODERS: dict[str, Callable[[Any], Any]] = {
 
 _ORDER_COLUMNS = tuple(f.name for f in dataclasses.fields(OrderRecord))
 _FILL_COLUMNS = tuple(f.name for f in dataclasses.fields(FillRecord))
+_UPSERT_ORDER = (f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}) "
+                 f"VALUES ({', '.join('?' * len(_ORDER_COLUMNS))}) ON CONFLICT (order_id) "
+                 "DO UPDATE SET " + ", ".join(f"{name} = excluded.{name}"
+                                              for name in _ORDER_COLUMNS[1:]))
 
 
 def _decode(row: sqlite3.Row, decoders: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
@@ -275,12 +279,8 @@ class Journal:
         """Store the latest snapshot of an order, keyed by ``order_id``."""
         plain = record.to_dict()
         values = tuple(plain[name] for name in _ORDER_COLUMNS)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in _ORDER_COLUMNS[1:])
-        sql = (f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}) "
-               f"VALUES ({', '.join('?' * len(values))}) "
-               f"ON CONFLICT (order_id) DO UPDATE SET {updates}")
         self._commit(f"store order {record.order_id}", ("order", record.order_id),
-                     lambda conn: conn.execute(sql, values))
+                     lambda conn: conn.execute(_UPSERT_ORDER, values))
 
     def orders(self, signal_id: str | None = None) -> list[OrderRecord]:
         """Orders in the order they were first stored, optionally those of one signal."""

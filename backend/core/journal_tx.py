@@ -27,9 +27,10 @@ write needs, and gets:
 Failure semantics are the journal's (helper H4's, unchanged for a write on its own): a write
 that fails rolls back whole and raises ``JournalError``; when the cause is the file's state
 (full disk, lock, I/O) it is kept, and the next transaction that begins writes it first. In
-a group, each write runs under a SAVEPOINT: one that fails is undone alone and the group's
-other writes stay; if SQLite ended the whole transaction, or its COMMIT fails, the group's
-writes are kept (environmental causes) like any failed write.
+a group, a write that fails is undone alone: the transaction is rolled back and the group's
+other writes are applied again (each write is a replayable function, as kept ones are); if
+that fails too, or the group's COMMIT fails, the group's writes are kept (environmental
+causes) like any failed write.
 """
 
 from __future__ import annotations
@@ -161,16 +162,7 @@ class Transactions:
             self._replayed = len(self.pending)
             for kept in self.pending.values():
                 kept(conn)
-        conn.execute("SAVEPOINT journal_write")
-        try:
-            result = apply(conn)
-            conn.execute("RELEASE journal_write")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK TO journal_write")
-                    conn.execute("RELEASE journal_write")
-            raise
+        result = apply(conn)
         self.pending.pop(key, None)
         self.pending[key] = apply
         self.actions.setdefault(action, None)
@@ -178,10 +170,30 @@ class Transactions:
 
     def _failed(self, conn: sqlite3.Connection, alone: bool, key: Hashable, apply: Write,
                 keep: bool) -> bool:
-        """After a failed write: what stays written, what is kept; whether it was kept."""
-        if alone or not conn.in_transaction:
-            rollback(conn)  # alone: nothing half-written; else SQLite ended it already
-            self._keep_pending()
+        """After a failed write: what stays written, what is kept; whether it was kept.
+
+        The transaction is rolled back whole (nothing half-written). In a group, the other
+        writes it held (none of them failed) are applied again in a fresh one, so the failed
+        write is undone alone; if that fails too, they are kept. Alone, the transaction held
+        only writes kept from before, which stay kept. (A SAVEPOINT per write would do the
+        same at two more statements a write, on every write: failures are rare.)
+        """
+        rollback(conn)
+        others, actions = self.pending, self.actions
+        self.pending, self.actions = {}, {}
+        if alone or not others:
+            self.kept = {**others, **self.kept}
+            self.flush_due = False
+        else:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for write in others.values():
+                    write(conn)
+                self.pending, self.actions = others, actions
+            except (sqlite3.Error, OverflowError):
+                rollback(conn)
+                self.kept = {**others, **self.kept}
+                self.flush_due = False
         if keep and len(self.kept) < MAX_KEPT:
             self.kept.pop(key, None)
             self.kept[key] = apply

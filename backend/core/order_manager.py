@@ -204,7 +204,10 @@ class OrderManager:
         outsideRth, the activation level, goodAfterTime; read by ``leg_activity``)."""
         records, plans = sent_records(intents, ids, signal_id, self.orders, self.now())
         for record in records:
-            self._store(record, None)
+            if self.orders.get(record.order_id) is not record:
+                # A record the broker's own report already stored (the connector's
+                # order_placed) is the one kept: storing it again wrote it twice.
+                self._store(record, None)
         self.leg_plans.update({plan["order_id"]: plan for plan in plans})
         self.journal.record_event("legs_sent", {"signal_id": signal_id, "legs": plans})
 
