@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
+from backend.core.exit_plan import base_signal_id
 from backend.core.models import LegRole, OrderRecord, Quote, Side
 from backend.strategies.bars import ib_bar_size
 from frontend.chart_slot import is_pending
@@ -63,7 +64,7 @@ class ChartPanel(QObject):
         self._entries_seen = {r.order_id for r in core.manager.orders.values()
                               if r.role is LegRole.ENTRY}
         self._marks: list[FillMark] = []
-        self.tracker = LevelTracker(lambda: core.manager.orders.values(), self.reference_of,
+        self.tracker = LevelTracker(self._trade_records, self.reference_of,
                                     core.manager.exit_params)
         self.shown = ChartLevels()
         self._history_task: asyncio.Task | None = None
@@ -168,6 +169,15 @@ class ChartPanel(QObject):
         if marks != self._marks:
             self._marks = marks
             self.chart.set_fills(marks)
+
+    def _trade_records(self) -> list[OrderRecord]:
+        """What the levels read: the charted symbol's live exits and their trades' entries,
+        from the OMS's indexes (every order of the session was scanned on each repaint)."""
+        manager = self.core.manager
+        legs = manager.live_exits(self.tracker.symbol)
+        signals = dict.fromkeys(base_signal_id(r.signal_id) for r in legs)
+        entries = [r for s in signals for r in manager.trade_orders(s) if r.role is LegRole.ENTRY]
+        return [*legs, *entries]
 
     def reference_of(self, signal_id: str) -> Decimal | None:
         """The signal's reference price (the OrderManager also knows the journal's signals)."""
