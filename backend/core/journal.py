@@ -118,7 +118,8 @@ class Journal:
     """One SQLite journal file (or ``":memory:"``), opened and migrated on construction."""
 
     def __init__(self, path: str | Path, clock: Callable[[], datetime] = _utc_now) -> None:
-        self.path = path if str(path) == ":memory:" else Path(path).expanduser()
+        self.path: str | Path = (":memory:" if str(path) == ":memory:"  # a Path(":memory:") too
+                                  else Path(path).expanduser())
         self._clock = clock
         self._lock: journal_file.ProcessLock | None = None
         self._tx = Transactions(str(self.path))

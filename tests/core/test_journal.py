@@ -793,3 +793,15 @@ def test_the_same_process_may_reopen_its_journal(tmp_path):
     with Journal(path) as first, Journal(path) as second:
         first.upsert_order(ORDERS[0])
         assert second.orders() == [ORDERS[0]]
+
+
+def test_an_in_memory_journal_given_as_a_path_writes_no_file(tmp_path, monkeypatch):
+    """Settings turn ``journal.path = ":memory:"`` into ``Path(":memory:")``: it must stay in
+    memory, not become a file ':memory:' (and its lock) in the working directory."""
+    from pathlib import Path
+
+    from backend.core.journal import Journal
+    monkeypatch.chdir(tmp_path)
+    journal = Journal(Path(":memory:"))
+    journal.close()
+    assert list(tmp_path.iterdir()) == []
