@@ -40,6 +40,19 @@ class TableProxy(QSortFilterProxyModel):
         self._predicate = predicate
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
+    def multiData(self, index: QModelIndex, roleDataSpan: Any) -> None:  # noqa: N802, N803
+        """Every role a painted cell needs in one call to the source (``cell_roles``),
+        not one ``data`` call per role: a repaint's cost is mostly these calls (P2)."""
+        cell_roles = getattr(self.sourceModel(), "cell_roles", None)
+        if cell_roles is None or not index.isValid():
+            super().multiData(index, roleDataSpan)
+            return
+        source = self.mapToSource(index)
+        items = list(roleDataSpan)
+        values = cell_roles(source.row(), source.column(), [item.role() for item in items])
+        for item, value in zip(items, values, strict=True):
+            item.setData(value)
+
     def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:
         a = self.sourceModel().data(left, SORT_ROLE)
         b = self.sourceModel().data(right, SORT_ROLE)

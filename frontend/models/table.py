@@ -17,7 +17,7 @@ interval, and the latest value wins.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, QTimer
@@ -30,6 +30,13 @@ KEY_ROLE = Qt.ItemDataRole.UserRole + 2
 """The row's key: selections are restored by key, never by row number."""
 ROW_ROLE = Qt.ItemDataRole.UserRole + 3
 """The whole cached row (a dict), for views that act on a selection."""
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_UNUSED = frozenset(int(r) for r in (Qt.ItemDataRole.FontRole, Qt.ItemDataRole.CheckStateRole,
+                                     Qt.ItemDataRole.DecorationRole,
+                                     Qt.ItemDataRole.BackgroundRole))
+"""Roles a painted cell is asked for that these tables never set."""
 
 
 class KeyedTableModel(QAbstractTableModel):
@@ -90,6 +97,36 @@ class KeyedTableModel(QAbstractTableModel):
 
     def tooltip(self, row: Mapping[str, Any], column: Column) -> str | None:
         return None
+
+    def cell_roles(self, row: int, column: int, roles: Sequence[int]) -> list[Any]:
+        """``data`` for several roles of one cell in one call (``TableProxy.multiData``).
+
+        Painting a cell asks for seven roles (font, alignment, colour, check state, icon,
+        text, background): through ``data`` that is seven calls into Python per cell, plus
+        the index checks of each, so a full repaint of a table (every row insert causes one)
+        cost about 15 ms. One call per cell makes it a fraction of that, at any row count.
+        """
+        if type(self).data is not KeyedTableModel.data:  # a subclass answers roles itself
+            index = self.index(row, column)
+            return [self.data(index, role) for role in roles]
+        if not (0 <= row < len(self.keys) and 0 <= column < len(self.columns)):
+            return [None] * len(roles)
+        values = self.rows[self.keys[row]]
+        spec = self.columns[column]
+        value = values.get(spec.key)
+        out: list[Any] = []
+        for role in roles:
+            if role == _DISPLAY:
+                out.append(spec.fmt(value, values))
+            elif role == _ALIGN:
+                out.append(spec.align)
+            elif role == _FOREGROUND:
+                out.append(spec.color(value, values) if spec.color is not None else None)
+            elif role in _UNUSED:
+                out.append(None)
+            else:
+                out.append(self.data(self.index(row, column), role))
+        return out
 
     # -- changes ------------------------------------------------------------------------
     def upsert(self, key: Hashable, values: Mapping[str, Any]) -> bool:

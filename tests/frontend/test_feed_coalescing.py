@@ -178,3 +178,63 @@ def test_history_in_one_set_shows_what_bar_by_bar_showed(qtbot):
     assert at_once._candles == one_by_one._candles
     assert [c.t for c in at_once._candles] == [bar(i).time.timestamp() for i in (2, 3, 5, 7)]
     assert at_once.bar_count() == 4 and at_once.empty_text() == one_by_one.empty_text()
+
+
+def _roles():
+    from PyQt6.QtCore import Qt
+
+    return [int(r) for r in (Qt.ItemDataRole.FontRole, Qt.ItemDataRole.TextAlignmentRole,
+                             Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.CheckStateRole,
+                             Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.DisplayRole,
+                             Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ToolTipRole)]
+
+
+def test_a_cell_answers_every_role_in_one_call_as_data_would(qtbot):
+    """TableProxy.multiData (what painting a cell asks for) gives exactly what per-role
+    ``data`` gives, for the keyed tables (one call per cell) and the log (per role)."""
+    from PyQt6.QtCore import QModelRoleData, QModelRoleDataSpan
+
+    from frontend.models.log import Level
+    from frontend.models.proxy import TableProxy
+
+    orders = OrdersModel()
+    for n in range(12):
+        orders.update_order(order(n, FINAL[n % 4] if n % 3 else OrderStatus.PENDING))
+    log = LogModel(50)
+    log.append(Level.ALERT, "oms", "flattened AAPL")
+    log.append(Level.INFO, "order", "order 1 (AAPL entry BUY 100 LMT) FILLED")
+    for source in (orders, log):
+        proxy = TableProxy(source)
+        proxy.sort(0)
+        for row in range(proxy.rowCount()):
+            for column in range(proxy.columnCount()):
+                index = proxy.index(row, column)
+                span = QModelRoleDataSpan([QModelRoleData(role) for role in _roles()])
+                proxy.multiData(index, span)
+                assert [item.data() for item in span] == [proxy.data(index, role)
+                                                          for role in _roles()]
+
+
+def test_a_repaint_asks_each_cell_once_not_once_per_role(qtbot, monkeypatch):
+    from frontend.models.table import KeyedTableModel
+    from frontend.widgets.table_view import FilteredTable
+
+    model = OrdersModel()
+    for n in range(40):
+        model.update_order(order(n, OrderStatus.CANCELLED))
+    table = FilteredTable(model)
+    qtbot.addWidget(table)
+    table.resize(900, 300)
+    table.show()
+    qtbot.waitExposed(table)
+    qtbot.waitUntil(lambda: table.view.visualRect(table.proxy.index(0, 0)).height() > 0)
+    asked: list[int] = []
+    per_role: list[int] = []
+    cell_roles, data = KeyedTableModel.cell_roles, KeyedTableModel.data
+    monkeypatch.setattr(KeyedTableModel, "cell_roles",
+                        lambda self, *args: asked.append(1) or cell_roles(self, *args))
+    monkeypatch.setattr(KeyedTableModel, "data",
+                        lambda self, *args: per_role.append(1) or data(self, *args))
+    table.view.viewport().grab()  # paints every visible cell
+    assert asked and not per_role
+
