@@ -436,3 +436,19 @@ def test_gui_with_sim_builds_the_window_while_the_child_starts(clean_env, fake_t
     assert steps == ["gui parts (child spawned: True)", "wait for the child's port"]
     [call] = fake_terminal.calls
     assert call["accounts"] == ["DU1234567"]  # and the window's session reached it
+
+
+def test_gui_reports_a_simulator_that_cannot_start_after_building_nothing(clean_env, capsys,
+                                                                          fake_terminal):
+    """With the child started before the window's imports, a child that cannot listen is
+    still one line and exit 1, and no window session starts."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert launcher.main(["--sim", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("sigma9: the simulator exited")
+    assert fake_terminal.calls == []
+    [sim] = fake_terminal.started
+    assert wait_gone(sim.pid)
