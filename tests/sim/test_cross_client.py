@@ -37,6 +37,7 @@ class ApiApp(EWrapper, EClient):
         EClient.__init__(self, wrapper=self)
         self.events: list[Event] = []
         self.crash: BaseException | None = None
+        self._stopping = False
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -51,9 +52,14 @@ class ApiApp(EWrapper, EClient):
         try:
             self.run()
         except BaseException as exc:  # a decoder exception ends ibapi's loop: remember it
-            self.crash = exc
+            # ...unless our own disconnect raced a message being decoded: disconnect() sets
+            # serverVersion_ to None under the reader ("'>=' not supported between NoneType
+            # and int"), which says nothing about the simulator's bytes (seen under load).
+            if not self._stopping:
+                self.crash = exc
 
     def stop(self) -> None:
+        self._stopping = True
         self.disconnect()
         if self._thread is not None:
             self._thread.join(2)
