@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QLabel, QWidget
+from PyQt6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 
 class PendingChart(QLabel):
@@ -27,6 +27,9 @@ class PendingChart(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("loading chart…", parent)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # Take the room the chart will take (a QLabel's own policy would let the docks
+        # claim it at first show, and the real chart would then get a sliver; H7).
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._symbol = ""
 
     @property
@@ -63,5 +66,8 @@ def install_chart(window: Any) -> Any:
     chart = ChartWidget(window)
     window.setCentralWidget(chart)  # Qt deletes the placeholder
     window.chart = chart
+    relayout = getattr(window, "first_run_layout", None)
+    if callable(relayout):
+        relayout()  # the docks give the new chart its room back (H7)
     window.chart_panel.attach(chart)
     return chart

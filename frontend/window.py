@@ -167,17 +167,24 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["strategy"], self.docks["ticket"])  # fits 1024x700
         self.docks["strategy"].raise_()
         self.docks["orders"].raise_()
-        # First-run proportions (a remembered layout replaces them): the positions and the
-        # log need room for their P&L, protection and message columns.
-        horizontal = Qt.Orientation.Horizontal
-        self.resizeDocks([self.docks["strategy"], self.docks["positions"]], [190, 600],
-                         horizontal)
-        vertical = Qt.Orientation.Vertical  # a position's legs take a line each (H7)
-        self.resizeDocks([self.docks["positions"], self.docks["log"]], [330, 200], vertical)
-        self.resizeDocks([self.docks["orders"]], [260], vertical)
+        self._layout_restored = False
+        self.first_run_layout()
         self.status = TerminalStatusBar()
         self.setStatusBar(self.status)
         self.resize(1400, 900)
+
+    def first_run_layout(self) -> None:
+        """First-run proportions (a remembered layout replaces them): the positions and the
+        log need room for their P&L, protection and message columns. Applied again when the
+        real chart replaces its placeholder (chart_slot), which otherwise leaves the docks
+        the room the placeholder did not take."""
+        if self._layout_restored:
+            return
+        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        self.resizeDocks([self.docks["strategy"], self.docks["positions"]], [190, 600],
+                         horizontal)
+        self.resizeDocks([self.docks["positions"], self.docks["log"]], [330, 200], vertical)
+        self.resizeDocks([self.docks["orders"]], [260], vertical)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -219,6 +226,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
+            self._layout_restored = True
         self.select_symbol(self.memory.chart_symbol() or (watchlist[0] if watchlist else ""))
 
     # -- connection ----------------------------------------------------------------------

@@ -119,6 +119,7 @@ async def direct(window, sim: SimThread, out: Path, size: tuple[int, int] = SIZE
     # Only awaits from here: QApplication.processEvents() inside a task would run other
     # tasks' steps re-entrantly ("Cannot enter into task ...").
     window.resize(*size)
+    window.first_run_layout()  # the first-run proportions at this size, as `make run` opens
     await asyncio.sleep(0.5)  # coalesced repaints (ui.tick_repaint_ms) land
     out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out)):
