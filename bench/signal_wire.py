@@ -3,10 +3,16 @@ the simulator holds the whole chain, beside raw ib_insync placing the identical 
 a TCP loopback round trip.
 
 - The chain is what Sigma9 sends for a limit entry (entry, safety stop, time stop, profit
-  harvester, the last one transmitting). A hook on the simulator's loop (``Broker.place``
-  wrapped) stamps each order as the simulator takes it; "holds the whole chain" is the
-  stamp of the order that transmits it. The simulator then cancels the chain, so the
-  entry never fills and the next signal on that symbol is taken: a long session of
+  harvester, the last one transmitting). The simulator runs as a child process
+  (``bench.sim_child chains``), as TWS is another process, so the OMS's bookkeeping does
+  not compete with it for one GIL (it ran as a thread in the bench process until 14:30 UTC
+  on 3 Dec: a measuring bug that charged Sigma9, whose process does more, for the
+  simulator's share). A hook on the simulator's loop (``Broker.place`` wrapped, in the
+  child) stamps each order as the simulator takes it, on ``time.perf_counter`` (the
+  system-wide monotonic clock on Linux, the bench's clock too); "holds the whole chain" is
+  the stamp of the order that transmits it, reported on the child's stdout and read by the
+  bench's loop: the same path for Sigma9 and raw ib_insync. The simulator then cancels
+  the chain, so the entry never fills and the next signal on that symbol is taken: a long session of
   signals without a growing position. Prices sit 10% above the signals' reference, so
   the entries rest.
 - Raw ib_insync places the same orders (each Sigma9 spec turned back into an ib_insync
@@ -25,17 +31,22 @@ a TCP loopback round trip.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import os
+import pickle
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from backend.sim.config import SimConfig
-from backend.sim.control import SimThread
 from bench.stats import clock, ms, percentile, summary
 
 PACE_S = 0.15
@@ -48,15 +59,15 @@ REGULAR_HOURS = datetime(2026, 12, 2, 15, 0, tzinfo=timezone.utc)
 
 
 class ChainHook:
-    """Wraps ``Broker.place`` on the simulator's loop: stamps every order of the two
-    clients, closes a chain at its transmitting order, then cancels the chain."""
+    """Wraps ``Broker.place`` on the simulator's loop (in the simulator's process,
+    ``bench.sim_child chains``): stamps every order of the two clients, closes a chain at
+    its transmitting order, cancels the chain, then hands ``report`` the stamp."""
 
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: Any, report: Callable[[int, float, list[Any]], None]) -> None:
         self.broker = server.broker
         self.place = self.broker.place
+        self.report = report
         self.pending: dict[int, list[Any]] = {SIGMA9_CLIENT: [], RAW_CLIENT: []}
-        self.done: dict[int, list[tuple[float, list[Any]]]] = {SIGMA9_CLIENT: [],
-                                                               RAW_CLIENT: []}
         self.broker.place = self
 
     def __call__(self, client_id: int, spec: Any) -> None:
@@ -65,15 +76,66 @@ class ChainHook:
             return
         self.pending[client_id].append(spec)
         if spec.transmit:
+            stamp = clock()
             chain, self.pending[client_id] = self.pending[client_id], []
-            self.done[client_id].append((clock(), chain))
             for member in chain:
                 order = self.broker.orders.get((client_id, member.order_id))
                 if order is not None and not order.done:
                     self.broker.cancel(client_id, member.order_id)
+            self.report(client_id, stamp, chain)
+
+
+class SimChild:
+    """The simulator as a child process (``bench.sim_child chains``), as TWS is another
+    process: its chain stamps arrive as lines on its stdout, read by the bench's event loop
+    when the pipe is readable (one reader for both clients)."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.sim_child", "chains"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.proc.stdout is not None
+        head = self.proc.stdout.readline().split()
+        if not head or head[0] != b"ready":
+            self.stop()
+            raise RuntimeError("the simulator child did not start")
+        self.port = int(head[1])
+        self.offset = float(head[2]) - float(head[3])  # the simulator's clock - the wall's
+        self.done: dict[int, list[tuple[float, list[Any]]]] = {SIGMA9_CLIENT: [],
+                                                               RAW_CLIENT: []}
+        self._buffer = b""
+        self._fd = self.proc.stdout.fileno()
+        os.set_blocking(self._fd, False)
+
+    def watch(self) -> None:
+        asyncio.get_running_loop().add_reader(self._fd, self._read)
+
+    def _read(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            chunk = os.read(self._fd, 65536)
+            if not chunk:
+                asyncio.get_running_loop().remove_reader(self._fd)
+                return
+            self._buffer += chunk
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            fields = line.split()
+            chain = pickle.loads(base64.b64decode(fields[2])) if len(fields) > 2 else []
+            self.done[int(fields[0])].append((float(fields[1]), chain))
 
     def chains(self, client_id: int) -> int:
         return len(self.done[client_id])
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(self._fd)
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
 
 
 def loopback_rtt_ms(samples: int) -> list[float]:
@@ -143,11 +205,10 @@ class Session:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.sim = SimThread(SimConfig(port=0, volatility=0.0, tick_interval_s=0.25, seed=7,
-                                       symbols=SYMBOLS, starting_cash=Decimal("1e9")))
+        self.sim: SimChild | None = None
         self.core: Any = None
         self.ib: Any = None
-        self.hook: ChainHook | None = None
+        self.hook: SimChild | None = None
         self.template: list[Any] = []
         self.contracts: dict[str, Any] = {}
         self.transactions = 0
@@ -161,19 +222,16 @@ class Session:
         from backend.runtime import TradingCore
         from backend.settings import load_settings
 
-        sim = self.sim.start()
-        sim.set_time(REGULAR_HOURS)
-        for symbol in SYMBOLS:
-            sim.set_price(symbol, str(MARKET))
-        self.hook = sim.call(ChainHook)
+        # The child sets its clock to REGULAR_HOURS and every symbol to MARKET itself.
+        sim = self.hook = self.sim = SimChild()
+        sim.watch()
         settings = load_settings(
             broker={"port": sim.port, "client_id": SIGMA9_CLIENT, "connect_timeout_s": 10.0},
             journal={"path": str(self.workdir / "journal.sqlite3")},
             risk={"max_open_positions": 1000})
-        # The simulator's clock runs at wall speed from set_time: read its offset once.
-        # (Asking sim.now() made every now() of the OMS a round trip into the simulator's
-        # thread, 15% of execute_entry, which no real clock costs: a measuring bug.)
-        offset = sim.now() - time.time()
+        # The simulator's clock runs at wall speed from its set time: its offset, read once
+        # (the child reports it; asking the simulator per now() was a measuring bug).
+        offset = sim.offset
         self.core = TradingCore.build(
             settings, now=lambda: datetime.fromtimestamp(time.time() + offset, timezone.utc))
         await self.core.start()
@@ -214,7 +272,8 @@ class Session:
             self.ib.disconnect()
         if self.core is not None:
             await self.core.stop()
-        self.sim.stop()
+        if self.sim is not None:
+            self.sim.stop()
 
     def throttle(self, on: bool) -> None:
         limit = 45 if on else 0
