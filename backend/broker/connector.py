@@ -29,8 +29,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from ib_insync import IB, Contract, Stock, Trade
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from backend.broker import mapping
@@ -58,6 +58,9 @@ from backend.core.models import (
     Position,
     Side,
 )
+
+if TYPE_CHECKING:  # imported where used: the window is built before ib_insync is loaded
+    from ib_insync import IB, Contract, Trade
 
 log = logging.getLogger("sigma9.broker")
 
@@ -89,7 +92,7 @@ class IBKRConnector(QObject):
         self.live_trading_enabled = live_trading_enabled
         self.timeout = timeout
         self.reconnect_delays = (reconnect_initial_delay, reconnect_max_delay)
-        self.ib = ib or IB()
+        self._ib: IB | None = None
         self.account = ""
         self.state = ConnectionState.DISCONNECTED
         self._contracts: dict[str, tuple[Contract, ContractInfo]] = {}
@@ -97,11 +100,32 @@ class IBKRConnector(QObject):
         self.market = MarketDataFeed(self)
         self.codes = OrderCodes(self)
         self.inbound = Inbound(self)
-        self.inbound.attach()
         self._on_error = self.inbound.on_error  # the tests speak IB codes to it directly
         self.link = Link(self)
-        self.ib.pendingTickersEvent += self.market.on_pending_tickers
-        follow_trail_stops(self.ib, self.inbound.on_order_status)  # live trail (ib_async #102)
+        if ib is not None:
+            self._attach(ib)
+
+    @property
+    def ib(self) -> IB:
+        """ib_insync's client, made on first use (connecting, or a test's call).
+
+        Importing ib_insync (numpy comes with it, through eventkit) takes about a third of a
+        second, and nothing the window's first frame shows needs it: the terminal builds and
+        shows the window, then connects (issue 12, start-up)."""
+        if self._ib is None:
+            from ib_insync import IB
+
+            self._attach(IB())
+        assert self._ib is not None
+        return self._ib
+
+    def _attach(self, ib: IB) -> None:
+        """Subscribe the connector's handlers to ``ib``'s events (once, when it is made)."""
+        self._ib = ib
+        self.inbound.attach()
+        self.link.attach()
+        ib.pendingTickersEvent += self.market.on_pending_tickers
+        follow_trail_stops(ib, self.inbound.on_order_status)  # live trail (ib_async #102)
 
     @classmethod
     def from_settings(cls, broker) -> IBKRConnector:
@@ -112,8 +136,8 @@ class IBKRConnector(QObject):
 
     # -- connection ------------------------------------------------------------
     def is_connected(self) -> bool:
-        return self.ib.isConnected() and self.state in (ConnectionState.CONNECTED,
-                                                        ConnectionState.BROKER_LOST)
+        return (self._ib is not None and self._ib.isConnected()
+                and self.state in (ConnectionState.CONNECTED, ConnectionState.BROKER_LOST))
 
     def _set_state(self, state: ConnectionState, message: str) -> None:
         self.state = state
@@ -145,6 +169,8 @@ class IBKRConnector(QObject):
         if symbol in self._contracts:
             return self._contracts[symbol]
         self._require_connection()
+        from ib_insync import Stock
+
         contract = Stock(symbol, "SMART", "USD")
         details = await self.ib.reqContractDetailsAsync(contract)
         if len(details) != 1 or details[0].contract is None:

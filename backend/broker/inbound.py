@@ -23,12 +23,12 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ib_insync import Trade
-
 from backend.broker import ib_codes, mapping
 from backend.broker.bounds import AbsurdValue
 
 if TYPE_CHECKING:
+    from ib_insync import Trade
+
     from backend.broker.connector import IBKRConnector
 
 log = logging.getLogger("sigma9.broker")
@@ -83,6 +83,8 @@ class Inbound:
         log.warning("refused %s: %s; the report was dropped", what, reason)
         self.c.broker_message.emit(REFUSED_REPORT_CODE,
                                    f"refused {what}: {reason}; the report was dropped")
+        from ib_insync import Trade  # loaded by now: a report came from ib_insync
+
         trade = next((a for a in args if isinstance(a, Trade)), None)
         if trade is None or not trade.order.orderId:
             return

@@ -49,10 +49,14 @@ class Link:
         self.refused: asyncio.Future | None = None
         self.garbled: str = ""
         """Set when the server's first reply was not the TWS API (see ``on_unreadable``)."""
-        connector.ib.disconnectedEvent += self.on_disconnected
+
+    def attach(self) -> None:
+        """Listen to the connector's ib_insync client (called when the client is made)."""
+        ib = self.c.ib
+        ib.disconnectedEvent += self.on_disconnected
         # ib_insync reads the socket in an eventkit handler: what it cannot parse lands on
         # the event's error_event (with a listener, eventkit logs no traceback).
-        connector.ib.client.conn.hasData.error_event += self.on_unreadable
+        ib.client.conn.hasData.error_event += self.on_unreadable
 
     # -- connecting --------------------------------------------------------------------------
     async def connect(self) -> None:

@@ -32,13 +32,9 @@ Decisions worth knowing (docs/ib-orders.md numbers in brackets):
 from __future__ import annotations
 
 import math
+import sys
 from decimal import Decimal
-from typing import Any
-
-from ib_insync import CommissionReport, Fill, Order, Trade
-from ib_insync import Position as IbPosition
-from ib_insync import PriceCondition as IbPriceCondition
-from ib_insync.util import UNSET_DOUBLE
+from typing import TYPE_CHECKING, Any
 
 from backend.broker import bounds
 from backend.broker.bounds import AbsurdValue
@@ -52,6 +48,14 @@ from backend.core.models import (
     Position,
     Side,
 )
+
+if TYPE_CHECKING:  # ib_insync is imported where an order is built: not to build the window
+    from ib_insync import CommissionReport, Fill, Order, Trade
+    from ib_insync import Position as IbPosition
+
+UNSET_DOUBLE = sys.float_info.max
+"""IB's "no value" for a double, as ``ib_insync.util.UNSET_DOUBLE`` (the TWS API's
+``Double.MAX_VALUE``); kept here so mapping reports needs no ib_insync import."""
 
 IB_STATUS_TO_ORDER_STATUS: dict[str, OrderStatus] = {
     "PendingSubmit": OrderStatus.PENDING,   # sent, not yet acknowledged by TWS
@@ -201,6 +205,9 @@ def intent_to_ib_order(intent: OrderIntent, order_id: int, parent_id: int, accou
     if intent.quantity <= 0:
         raise ValueError(f"order quantity must be positive, got {intent.quantity}")
     _check_prices(intent)
+    from ib_insync import Order
+    from ib_insync import PriceCondition as IbPriceCondition
+
     return Order(
         orderId=order_id,
         action=intent.side.value,

@@ -9,11 +9,11 @@ from datetime import time as dt_time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from ib_insync import Ticker, util
-
 from backend.core.models import Bar, Quote
 
 if TYPE_CHECKING:
+    from ib_insync import Ticker
+
     from backend.broker.connector import IBKRConnector
 
 
@@ -103,6 +103,8 @@ class MarketDataFeed:
         contract, _info = await self.connector._qualify(symbol)
         bars = await asyncio.wait_for(self.connector.ib.reqHistoricalDataAsync(
             contract, "", duration, bar_size, "TRADES", False, 2), 30)
+        from ib_insync import util
+
         out = []
         for b in bars:
             when = util.parseIBDatetime(b.date) if isinstance(b.date, str) else b.date

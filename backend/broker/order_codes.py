@@ -17,12 +17,12 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from ib_insync import Trade, TradeLogEntry
-
 from backend.broker import ib_codes
 from backend.core.models import OrderRecord
 
 if TYPE_CHECKING:
+    from ib_insync import Trade
+
     from backend.broker.connector import IBKRConnector
 
 log = logging.getLogger("sigma9.broker")
@@ -48,6 +48,8 @@ class OrderCodes:
             return False
         before = trade.log[-2].status if len(trade.log) > 1 else "PendingSubmit"
         trade.orderStatus.status = before
+        from ib_insync import TradeLogEntry
+
         trade.log[-1] = TradeLogEntry(last.time, before,
                                       f"IB {last.errorCode}: the order keeps working",
                                       last.errorCode)

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ib_insync import IB, Trade
+if TYPE_CHECKING:
+    from ib_insync import IB, Trade
 
 TRAILING_TYPES = frozenset({"TRAIL", "TRAIL LIMIT"})
 _KEPT_FIELDS = ("trailStopPrice", "lmtPriceOffset")

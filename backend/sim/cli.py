@@ -25,6 +25,7 @@ from backend.sim import scenario
 from backend.sim.admission import LOOPBACK, check_bind, describe
 from backend.sim.config import SESSION_MODES, SimConfig
 from backend.sim.server import SimServer
+from backend.sim_scenarios import EPISODE_BAR_FLAG, SCENARIO_FLAG
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -53,10 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cash", default="1000000", help="starting cash, USD")
     p.add_argument("--commission-per-share", default="0.005")
     p.add_argument("--commission-min", default="1.00")
-    p.add_argument("--scenario", metavar="NAME|FILE",
+    p.add_argument(SCENARIO_FLAG, metavar="NAME|FILE",
                    help="'ignition' (Seismograph episodes, staggered across the symbols) or a "
                         "TOML file with [[script]] price paths")
-    p.add_argument("--episode-bar-seconds", type=int, default=5,
+    p.add_argument(EPISODE_BAR_FLAG, type=int, default=5,
                    help="ignition: the strategy's bar size the episodes are shaped for")
     p.add_argument("--episode-period-bars", type=int, default=60,
                    help="ignition: bars between one symbol's episodes (shared out by symbol)")

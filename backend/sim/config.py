@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from backend import sim_scenarios
+
 
 @dataclass(frozen=True)
 class SimConfig:
@@ -80,7 +82,8 @@ class SimConfig:
                                  self.tick_interval_s)
 
 
-SCENARIOS = ("ignition",)
-"""Named scenarios built into the market (``backend/sim/episodes.py``)."""
+SCENARIOS = sim_scenarios.SCENARIOS
+"""Named scenarios built into the market (``backend/sim/episodes.py``); the table lives in
+``backend.sim_scenarios`` so the launcher can read it without importing the simulator."""
 SESSION_MODES = ("always_open", "us_equity")
 """Trading-session modes (``backend/sim/sessions.py``)."""
