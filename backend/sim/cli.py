@@ -112,8 +112,13 @@ async def serve(config: SimConfig, scripts: list[dict]) -> None:
         server.market.list_symbol(item["symbol"])
         server.market.script(item["symbol"], item["points"], item["then"])
     stop = asyncio.Event()
+    # Ctrl+C and SIGTERM both stop cleanly, as in the terminal and headless mode. SIGINT is
+    # installed explicitly: a process started in the background by a non-interactive shell
+    # inherits SIGINT *ignored*, and Python then never raises KeyboardInterrupt (seen: a
+    # suite run from a script could not stop its simulator child with SIGINT).
     with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows loops
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     plan = server.market.episodes
     note = (f"; scenario {config.scenario}: some symbol ignites within "
             f"{plan.max_wait_s:g} s of any moment" if plan is not None else "")

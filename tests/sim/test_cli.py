@@ -44,10 +44,13 @@ class Served:
 def serve_cli(event_loop_for_ib) -> Iterator:
     started: list[subprocess.Popen[str]] = []
 
-    def start(*args: str) -> Served:
+    def start(*args: str, sigint_ignored: bool = False) -> Served:
+        # ``sigint_ignored``: started as a non-interactive shell starts a background job.
+        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored \
+            else None
         process = subprocess.Popen([sys.executable, "-m", "backend.sim.cli", *FAST, *args],
                                    cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+                                   text=True, preexec_fn=ignore)
         started.append(process)
         line = process.stdout.readline()  # blocks until the server is listening
         match = SERVING.match(line)
@@ -149,3 +152,12 @@ def test_a_scenario_scripts_the_price_a_client_sees(serve_cli, tmp_path):
         assert snapshot.last == 42.0
     finally:
         ib.disconnect()
+
+
+def test_sigint_stops_it_even_when_started_with_sigint_ignored(serve_cli):
+    """A background job of a non-interactive shell inherits SIGINT ignored; Ctrl+C (or a
+    script's kill -INT) must still stop the simulator cleanly, as it does the terminal."""
+    served = serve_cli("--symbols", "AAPL", sigint_ignored=True)
+    served.process.send_signal(signal.SIGINT)
+    assert served.process.wait(STOP_BOUND_S) == 0
+
