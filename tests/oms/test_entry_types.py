@@ -127,11 +127,17 @@ async def test_partial_fills_of_entry_and_exit_keep_the_rest_protected(core, sim
         stop_id = legs[LegRole.SAFETY_STOP].order_id
         sim.set_price("AAPL", "97.90")
         sim.set_price("AAPL", "97.90")  # IB's "Last" trigger: two prints through the stop
-        assert broker_orders(sim)[stop_id]["filled"] == 40
+        # The triggered stop fills 40 per matching pass. A pass also runs when the simulator
+        # takes a message from the client, so under load a second piece may land before this
+        # read (seen once: 80 filled, in a suite run beside another suite): what must hold is
+        # that the stop is partly filled and its siblings shrank by exactly that.
         orders = broker_orders(sim)
+        stop_filled = orders[stop_id]["filled"]
+        assert 0 < stop_filled < 100 and stop_filled % 40 == 0, stop_filled
         for role in (LegRole.TIME_STOP, LegRole.PROFIT_HARVESTER):
             sibling = orders[legs[role].order_id]
-            assert sibling["total_qty"] == 60, "ocaType 2 reduced the sibling by the fill"
+            assert sibling["total_qty"] == 100 - stop_filled, \
+                "ocaType 2 reduced the sibling by the fill"
             assert sibling["status"] != "Cancelled", "the rest is still protected by every leg"
         sim.match(3)
     await eventually(lambda: held(sim) == 0, what="stop completes")
