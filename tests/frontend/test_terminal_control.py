@@ -180,8 +180,13 @@ def test_order_ticket_market_buy_gets_the_trail_after_the_fill(
             await connect(qtbot, window, core)
             window.confirm = lambda title, text: True
             # The exits of a market entry are priced from the ask the ticket sees (or the last).
-            await eventually(lambda: core.manager.marks.get("AAPL") is not None or (
-                core.connector.market.quote("AAPL") is not None), what="a price for AAPL")
+            # Wait for what the ticket reads (a quote with an ask or a last, or the OMS's mark):
+            # a quote object can exist before its first price (seen once under load).
+            def priced() -> bool:
+                quote = window.ticket.quote_of("AAPL")
+                return core.manager.marks.get("AAPL") is not None or bool(
+                    getattr(quote, "ask", None) or getattr(quote, "last", None))
+            await eventually(priced, what="a price for AAPL")
             fill_ticket(window, "AAPL", order_type="MKT", limit="")
             ids = await window.ticket.submit()
             assert ids, window.ticket.message_label.text()
