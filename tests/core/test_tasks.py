@@ -12,6 +12,7 @@ from backend.core import events as ev
 from backend.core.tasks import TaskSupervisor
 from backend.runtime import wire
 from backend.strategies.runner import StrategyRunner
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.asyncio
 
@@ -46,7 +47,7 @@ async def test_a_failing_timer_is_reported_like_a_task():
 
     supervisor.call_later(0, broken, name="entry timeout of 5")
     await done.wait()
-    await asyncio.sleep(0)
+    await eventually(lambda: failures, what="the timer's failure reported")
     assert failures == [("entry timeout of 5", "no such order")]
     assert not supervisor.timers
 
